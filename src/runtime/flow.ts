@@ -575,8 +575,9 @@ export class Flow implements InvocationHost {
 
   async #execute(r: Runner, item: Item): Promise<void> {
     const trace = item.trace;
+    const staged: unknown[] = [];
     try {
-      await this.#invoke(r, item);
+      await this.#invoke(r, item, staged);
     } catch (err) {
       if (!(err instanceof TraceCancelled) && !(err instanceof FlowStoppedError)) {
         this.#log().error({ err: describeError(err), node: r.node.name }, 'unexpected runtime error');
@@ -585,13 +586,20 @@ export class Flow implements InvocationHost {
       r.active--;
       this.#inflightTotal--;
       if (trace !== undefined) trace.inflight--;
+      // Final outputs become visible only now, together with the bookkeeping,
+      // so whoever fetches the last output finds the trace already ended.
+      if (staged.length > 0 && !trace?.cancelled && !this.#stopped) {
+        const bucket = trace === undefined ? this.#untraced : trace.outputs;
+        for (const value of staged) this.#buffer(bucket, value);
+      }
       this.#release(trace);
+      this.#serve(trace);
       if (this.#inflightTotal === 0 && this.#onDrained) this.#onDrained();
       this.#drain(r);
     }
   }
 
-  async #invoke(r: Runner, item: Item): Promise<void> {
+  async #invoke(r: Runner, item: Item, staged: unknown[]): Promise<void> {
     const node = r.node;
     const trace = item.trace;
     if (trace?.cancelled) {
@@ -603,7 +611,7 @@ export class Flow implements InvocationHost {
     if (deadline !== undefined && deadline <= Date.now()) {
       this.#event('deadline_skip', node, trace, 0, undefined, { deadline });
       if (trace) trace.deadlineHit = true;
-      await this.#toRookery(trace, this.#finalMessage(value as Message, DEADLINE_TEXT));
+      await this.#toRookery(trace, this.#finalMessage(value as Message, DEADLINE_TEXT), staged);
       return;
     }
     const schemas = this.#registry?.get(node.name);
@@ -613,7 +621,7 @@ export class Flow implements InvocationHost {
       if (!parsed.success) {
         const error = this.#flowError(node, trace, FlowErrorCode.NODE_EXCEPTION, `input validation failed: ${parsed.error.message}`, parsed.error);
         this.#event('node_failed', node, trace, 0, undefined, { code: error.code, exception: error.message, exceptionType: 'ZodError' });
-        await this.#fail(trace, error);
+        await this.#fail(trace, error, staged);
         return;
       }
       value = parsed.data;
@@ -660,7 +668,7 @@ export class Flow implements InvocationHost {
 
       if (!failed) {
         this.#event('node_success', node, trace, attempt, latencyMs);
-        await this.#route(r, trace, value, result);
+        await this.#route(r, trace, result, staged);
         return;
       }
       if (trace?.cancelled || failure instanceof TraceCancelled) {
@@ -672,7 +680,7 @@ export class Flow implements InvocationHost {
         const error = this.#flowError(node, trace, FlowErrorCode.DEADLINE_EXCEEDED, failure.message, failure);
         this.#event('node_failed', node, trace, attempt, latencyMs, { code: error.code, exception: error.message, exceptionType: error.exceptionType });
         if (trace) trace.deadlineHit = true;
-        await this.#toRookery(trace, this.#finalMessage(isMessage(value) ? value : undefined, DEADLINE_TEXT, trace));
+        await this.#toRookery(trace, this.#finalMessage(isMessage(value) ? value : undefined, DEADLINE_TEXT, trace), staged);
         return;
       }
       const timedOut = failure instanceof NodeTimeoutError;
@@ -690,7 +698,7 @@ export class Flow implements InvocationHost {
       const code = timedOut ? FlowErrorCode.NODE_TIMEOUT : FlowErrorCode.NODE_EXCEPTION;
       const error = this.#flowError(node, trace, code, info.message, failure, { attempts: attempt + 1 });
       this.#event('node_failed', node, trace, attempt, latencyMs, { code, exception: info.message, exceptionType: info.type });
-      await this.#fail(trace, error);
+      await this.#fail(trace, error, staged);
       return;
     }
   }
@@ -716,20 +724,20 @@ export class Flow implements InvocationHost {
     return new FlowError({ code, message, traceId: trace?.id, nodeName: node.name, nodeId: node.id, metadata, cause });
   }
 
-  async #fail(trace: TraceState | undefined, error: FlowError): Promise<void> {
+  async #fail(trace: TraceState | undefined, error: FlowError, staged: unknown[]): Promise<void> {
     if (trace) trace.failure = error;
-    if (this.emitErrorsToRookery) await this.#toRookery(trace, error);
+    if (this.emitErrorsToRookery) await this.#toRookery(trace, error, staged);
   }
 
   /** Sends a node's result onward: controller loop, Rookery, or every successor. */
-  async #route(r: Runner, trace: TraceState | undefined, input: unknown, result: unknown): Promise<void> {
+  async #route(r: Runner, trace: TraceState | undefined, result: unknown, staged: unknown[]): Promise<void> {
     if (result === undefined || result === null) return;
     if (isMessage(result) && isWM(result.payload)) {
-      await this.#controllerStep(r, trace, result as Message<WM>);
+      await this.#controllerStep(r, trace, result as Message<WM>, staged);
       return;
     }
     if (r.egress) {
-      await this.#toRookery(trace, result);
+      await this.#toRookery(trace, result, staged);
       return;
     }
     const item: Item = { value: result, trace };
@@ -737,10 +745,9 @@ export class Flow implements InvocationHost {
       const wait = this.#put(edge, this.#runners[edge.targetIndex]!, item);
       if (wait !== undefined) await wait;
     }
-    void input;
   }
 
-  async #controllerStep(r: Runner, trace: TraceState | undefined, msg: Message<WM>): Promise<void> {
+  async #controllerStep(r: Runner, trace: TraceState | undefined, msg: Message<WM>, staged: unknown[]): Promise<void> {
     const wm = msg.payload;
     let stop: string | undefined;
     if (msg.deadline !== undefined && msg.deadline <= Date.now()) {
@@ -749,7 +756,7 @@ export class Flow implements InvocationHost {
     } else if (wm.budgetTokens != null && wm.tokensUsed >= wm.budgetTokens) stop = TOKEN_BUDGET_TEXT;
     else if (wm.budgetHops != null && wm.hops + 1 >= wm.budgetHops) stop = HOP_BUDGET_TEXT;
     if (stop !== undefined) {
-      await this.#toRookery(trace, this.#finalMessage(msg, stop, trace));
+      await this.#toRookery(trace, this.#finalMessage(msg, stop, trace), staged);
       return;
     }
     r.loop ??= new Edge(r.node.name, r.index, 0);
@@ -770,20 +777,49 @@ export class Flow implements InvocationHost {
 
   // ------------------------------------------------------------------ Rookery
 
-  /** Delivers an output to a waiting fetch, or buffers it (waiting while the trace's buffer is full). */
-  #toRookery(trace: TraceState | undefined, value: unknown): Promise<void> | undefined {
+  /**
+   * Delivers an output to a waiting fetch, or buffers it (waiting while the
+   * trace's buffer is full). With `staged` (an invocation's last act) the
+   * output is held back and `#execute` publishes it together with the trace's
+   * bookkeeping, so a caller that got the final output finds the trace ended.
+   */
+  #toRookery(trace: TraceState | undefined, value: unknown, staged?: unknown[]): Promise<void> | undefined {
     if (trace?.cancelled) return Promise.reject(new TraceCancelled(trace.id));
     const bucket = trace === undefined ? this.#untraced : trace.outputs;
-    const waiter = bucket.waiters.shift() ?? this.#anyWaiters.shift();
-    if (waiter !== undefined) {
-      waiter.resolve(value);
-      return undefined;
+    if (staged === undefined) {
+      const waiter = bucket.waiters.shift() ?? this.#anyWaiters.shift();
+      if (waiter !== undefined) {
+        waiter.resolve(value);
+        return undefined;
+      }
+    } else {
+      if (!bucket.hasRoom()) this.#serve(trace);
+      if (bucket.hasRoom()) {
+        staged.push(value);
+        return undefined;
+      }
     }
     if (bucket.hasRoom()) {
       this.#buffer(bucket, value);
       return undefined;
     }
     return new Promise<void>((resolve, reject) => bucket.putters.push({ value, resolve, reject }));
+  }
+
+  /** Hands buffered outputs to waiting fetches: the trace's own first, then unscoped ones. */
+  #serve(trace: TraceState | undefined): void {
+    const bucket = trace === undefined ? this.#untraced : trace.outputs;
+    if (bucket.live === 0) return;
+    let served = false;
+    while (bucket.live > 0) {
+      const waiter = bucket.waiters.shift() ?? this.#anyWaiters.shift();
+      if (waiter === undefined) break;
+      const entry = bucket.takeEntry()!;
+      this.#noteTaken(entry);
+      served = true;
+      waiter.resolve(entry.value);
+    }
+    if (served) this.#afterTake(trace);
   }
 
   #buffer(bucket: OutputBucket, value: unknown): void {
@@ -885,7 +921,10 @@ export class Flow implements InvocationHost {
 
   #endTrace(trace: TraceState): void {
     trace.ended = true;
+    trace.streams = undefined;
     this.#notifyTraceEnd(trace.id);
+    this.#serve(trace);
+    if (this.#traces.get(trace.id) !== trace) return;
     const waiters = trace.outputs.waiters;
     if (waiters.length > 0) {
       const err = this.#endedError(trace.id, { status: trace.status(), error: trace.failure });

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { create, Node, type Context, type Message } from '../../../src/runtime/index.js';
+import { deferred, msg, sleep } from './helpers.js';
+
+describe('bounded FIFO edges', () => {
+  it('makes an emitter wait while the edge is full and releases it when the consumer takes one', async () => {
+    const gate = deferred();
+    const seen: number[] = [];
+    const consumer = new Node(
+      async (m: Message<number>) => {
+        await gate.promise;
+        seen.push(m.payload);
+        return undefined;
+      },
+      { name: 'consumer' },
+    );
+    const flow = create([consumer.to()], { queueMaxsize: 2 });
+    flow.run();
+    // 1 goes straight to the (single) worker, 2 and 3 fill the edge, 4 must wait.
+    await flow.emit(msg(1));
+    await flow.emit(msg(2));
+    await flow.emit(msg(3));
+    let fourthDone = false;
+    const fourth = flow.emit(msg(4)).then(() => (fourthDone = true));
+    await sleep(20);
+    expect(fourthDone).toBe(false);
+    expect(flow.stats().blockedEmits).toBe(1);
+    gate.resolve();
+    await fourth;
+    await sleep(5);
+    expect(seen).toEqual([1, 2, 3, 4]);
+    await flow.stop();
+  });
+
+  it('keeps order and drops nothing along a chain with queueMaxsize 1 and a slow tail', async () => {
+    const out: number[] = [];
+    const a = new Node((m: unknown) => m, { name: 'a' });
+    const b = new Node((m: unknown) => m, { name: 'b' });
+    const tail = new Node(
+      async (m: Message<number>) => {
+        await sleep(0);
+        out.push(m.payload);
+        return undefined;
+      },
+      { name: 'tail' },
+    );
+    const flow = create([a.to(b), b.to(tail), tail.to()], { queueMaxsize: 1 });
+    flow.run();
+    for (let i = 0; i < 200; i++) await flow.emit(msg(i));
+    await sleep(50);
+    for (let i = 0; i < 50 && out.length < 200; i++) await sleep(10);
+    expect(out).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    await flow.stop();
+  });
+
+  it('bounds streaming chunks by queueMaxsize: a producer blocks until chunks are fetched', async () => {
+    let emitted = 0;
+    const streamer = new Node(
+      async (m: Message, ctx: Context) => {
+        for (let i = 0; i < 10; i++) {
+          await ctx.emitChunk({ parent: m, text: String(i), done: i === 9 });
+          emitted++;
+        }
+        return undefined;
+      },
+      { name: 'streamer' },
+    );
+    const flow = create([streamer.to()], { queueMaxsize: 3 });
+    flow.run();
+    const m = msg(null);
+    await flow.emit(m);
+    await sleep(20);
+    expect(emitted).toBe(3);
+    const texts: string[] = [];
+    for (let i = 0; i < 10; i++) texts.push(((await flow.fetch({ traceId: m.traceId })) as Message<{ text: string }>).payload.text);
+    expect(texts).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    await flow.stop();
+  });
+
+  it('treats queueMaxsize <= 0 as unbounded', async () => {
+    const gate = deferred();
+    const consumer = new Node(async () => gate.promise.then(() => undefined), { name: 'c' });
+    const flow = create([consumer.to()], { queueMaxsize: 0 });
+    flow.run();
+    for (let i = 0; i < 500; i++) await flow.emit(msg(i));
+    expect(flow.stats().queued).toBe(499);
+    gate.resolve();
+    await flow.stop();
+  });
+
+  it('runs up to maxConcurrency invocations of one node at once and no more', async () => {
+    let running = 0;
+    let peak = 0;
+    const n = new Node(
+      async (m: unknown) => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(5);
+        running--;
+        return m;
+      },
+      { name: 'n', policy: { maxConcurrency: 3 } },
+    );
+    const flow = create([n.to()]);
+    flow.run();
+    const msgs = Array.from({ length: 12 }, (_, i) => msg(i));
+    await Promise.all(msgs.map((m) => flow.emit(m)));
+    await Promise.all(msgs.map((m) => flow.fetch({ traceId: m.traceId })));
+    expect(peak).toBe(3);
+    await flow.stop();
+  });
+});

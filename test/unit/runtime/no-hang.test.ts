@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { create, FlowStoppedError, Node, TraceCancelled, TraceEndedError, type Context } from '../../../src/runtime/index.js';
+import { msg, sleep } from './helpers.js';
+
+describe('no silent hang', () => {
+  it('rejects a fetch on a trace that completed without output (COMPLETED)', async () => {
+    const sink = new Node(() => undefined, { name: 'sink' });
+    const flow = create([sink.to()]);
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    const err = await flow.fetch({ traceId: m.traceId }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TraceEndedError);
+    expect((err as TraceEndedError).status).toBe('COMPLETED');
+    await flow.stop();
+  });
+
+  it('rejects a waiting fetch as soon as the trace ends, not when a timer fires', async () => {
+    const node = new Node(async () => {
+      await sleep(20);
+      return undefined;
+    }, { name: 'n' });
+    const flow = create([node.to()]);
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    const t0 = Date.now();
+    await expect(flow.fetch({ traceId: m.traceId })).rejects.toBeInstanceOf(TraceEndedError);
+    expect(Date.now() - t0).toBeLessThan(500);
+    await flow.stop();
+  });
+
+  it('says CANCELLED (TraceCancelled) for a fetch after the trace was cancelled', async () => {
+    const node = new Node((_m: unknown, ctx: Context) => new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))), { name: 'n' });
+    const flow = create([node.to()]);
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    await flow.cancel(m.traceId);
+    await expect(flow.fetch({ traceId: m.traceId })).rejects.toBeInstanceOf(TraceCancelled);
+    await flow.stop();
+  });
+
+  it('a fetch for a trace not emitted yet waits for it, and its signal aborts the wait', async () => {
+    const echo = new Node((m: unknown) => m, { name: 'echo' });
+    const flow = create([echo.to()]);
+    flow.run();
+    const m = msg('later');
+    const waiting = flow.fetch({ traceId: m.traceId });
+    await sleep(5);
+    await flow.emit(m);
+    await expect(waiting).resolves.toMatchObject({ payload: 'later' });
+
+    const ac = new AbortController();
+    const never = flow.fetch({ traceId: 'nobody', signal: ac.signal });
+    ac.abort(new Error('gave up'));
+    await expect(never).rejects.toThrow('gave up');
+    expect(flow.stats()).toMatchObject({ traces: 0, fetchWaiters: 0 });
+    await flow.stop();
+  });
+
+  it('rejects fetch and emit with FlowStoppedError after stop', async () => {
+    const echo = new Node((m: unknown) => m, { name: 'echo' });
+    const flow = create([echo.to()]);
+    flow.run();
+    await flow.stop();
+    await expect(flow.fetch({ traceId: 'x' })).rejects.toBeInstanceOf(FlowStoppedError);
+    await expect(flow.emit(msg(1))).rejects.toBeInstanceOf(FlowStoppedError);
+    expect(() => flow.run()).toThrow(FlowStoppedError);
+  });
+
+  it('remembers only endedTraceCacheSize ended traces', async () => {
+    const echo = new Node((m: unknown) => m, { name: 'echo' });
+    const flow = create([echo.to()], { endedTraceCacheSize: 3 });
+    flow.run();
+    for (let i = 0; i < 10; i++) {
+      const m = msg(i);
+      await flow.emit(m);
+      await flow.fetch({ traceId: m.traceId });
+    }
+    expect(flow.stats().endedTraces).toBe(3);
+    await flow.stop();
+  });
+});

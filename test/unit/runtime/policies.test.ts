@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import {
+  backoffMs,
+  create,
+  FlowError,
+  FlowErrorCode,
+  Node,
+  NodeTimeoutError,
+  resolvePolicy,
+  TraceEndedError,
+  type Context,
+} from '../../../src/runtime/index.js';
+import { msg, recorder, sleep } from './helpers.js';
+
+describe('node policies', () => {
+  it('aborts an invocation at timeoutMs: the signal fires with NodeTimeoutError and node_timeout is emitted', async () => {
+    let reason: unknown;
+    const rec = recorder();
+    const slow = new Node(
+      (_m: unknown, ctx: Context) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            reason = ctx.signal.reason;
+            reject(ctx.signal.reason);
+          });
+        }),
+      { name: 'slow', policy: { timeoutMs: 20 } },
+    );
+    const flow = create([slow.to()], { middlewares: [rec.middleware] });
+    flow.run();
+    const m = msg(1);
+    const t0 = Date.now();
+    await flow.emit(m);
+    const err = await flow.fetch({ traceId: m.traceId }).catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(reason).toBeInstanceOf(NodeTimeoutError);
+    expect(err).toBeInstanceOf(TraceEndedError);
+    expect((err as TraceEndedError).status).toBe('FAILED');
+    expect((err as TraceEndedError).error?.code).toBe(FlowErrorCode.NODE_TIMEOUT);
+    expect(rec.types(m.traceId)).toEqual(['node_start', 'node_timeout', 'node_failed']);
+    await flow.stop();
+  });
+
+  it('stops waiting for a node that ignores its signal once the timeout passes', async () => {
+    const stubborn = new Node(() => new Promise(() => undefined), { name: 'stubborn', policy: { timeoutMs: 15 } });
+    const flow = create([stubborn.to()], { emitErrorsToRookery: true });
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    const out = await flow.fetch({ traceId: m.traceId });
+    expect(out).toBeInstanceOf(FlowError);
+    expect((out as FlowError).code).toBe(FlowErrorCode.NODE_TIMEOUT);
+    await flow.stop();
+  });
+
+  it('runs maxRetries + 1 attempts in total, then fails with a FlowError (node_failed)', async () => {
+    let attempts = 0;
+    const rec = recorder();
+    const failing = new Node(
+      () => {
+        attempts++;
+        throw new TypeError('boom');
+      },
+      { name: 'failing', policy: { maxRetries: 2, backoffBaseMs: 1 } },
+    );
+    const flow = create([failing.to()], { middlewares: [rec.middleware], emitErrorsToRookery: true });
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    const err = (await flow.fetch({ traceId: m.traceId })) as FlowError;
+    expect(attempts).toBe(3);
+    expect(err).toBeInstanceOf(FlowError);
+    expect(err.code).toBe(FlowErrorCode.NODE_EXCEPTION);
+    expect(err.exceptionType).toBe('TypeError');
+    expect(err.nodeName).toBe('failing');
+    expect(err.traceId).toBe(m.traceId);
+    expect(rec.types(m.traceId)).toEqual([
+      'node_start', 'node_error', 'node_retry',
+      'node_start', 'node_error', 'node_retry',
+      'node_start', 'node_error', 'node_failed',
+    ]);
+    await flow.stop();
+  });
+
+  it('succeeds on a retry and delivers the output once', async () => {
+    let attempts = 0;
+    const flaky = new Node(
+      (m: unknown) => {
+        if (++attempts < 3) throw new Error('transient');
+        return m;
+      },
+      { name: 'flaky', policy: { maxRetries: 3, backoffBaseMs: 1 } },
+    );
+    const flow = create([flaky.to()]);
+    flow.run();
+    const m = msg('ok');
+    await flow.emit(m);
+    await expect(flow.fetch({ traceId: m.traceId })).resolves.toMatchObject({ payload: 'ok' });
+    await expect(flow.fetch({ traceId: m.traceId })).rejects.toMatchObject({ status: 'COMPLETED' });
+    await flow.stop();
+  });
+
+  it('backs off min(maxBackoffMs, base * mult^attempt) between attempts', async () => {
+    const policy = resolvePolicy({ backoffBaseMs: 10, backoffMult: 3, maxBackoffMs: 50 });
+    expect([0, 1, 2, 3].map((a) => backoffMs(policy, a))).toEqual([10, 30, 50, 50]);
+
+    const starts: number[] = [];
+    const rec = recorder();
+    const failing = new Node(
+      () => {
+        starts.push(performance.now());
+        throw new Error('x');
+      },
+      { name: 'f', policy: { maxRetries: 3, backoffBaseMs: 10, backoffMult: 3, maxBackoffMs: 50 } },
+    );
+    const flow = create([failing.to()], { middlewares: [rec.middleware] });
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    await flow.fetch({ traceId: m.traceId }).catch(() => undefined);
+    const sleeps = rec.events.filter((e) => e.eventType === 'node_retry').map((e) => e.extra.sleepMs);
+    expect(sleeps).toEqual([10, 30, 50]);
+    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(9);
+    expect(gaps[1]).toBeGreaterThanOrEqual(29);
+    expect(gaps[2]).toBeGreaterThanOrEqual(49);
+    await flow.stop();
+  });
+
+  it('without emitErrorsToRookery a failed trace ends FAILED and a fetch says so instead of hanging', async () => {
+    const failing = new Node(() => Promise.reject(new Error('nope')), { name: 'failing' });
+    const flow = create([failing.to()]);
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    const err = await flow.fetch({ traceId: m.traceId }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TraceEndedError);
+    expect((err as TraceEndedError).status).toBe('FAILED');
+    expect((err as TraceEndedError).error?.message).toBe('nope');
+    await flow.stop();
+  });
+
+  it('a retry does not happen once the trace is cancelled during backoff', async () => {
+    let attempts = 0;
+    const failing = new Node(
+      () => {
+        attempts++;
+        throw new Error('x');
+      },
+      { name: 'f', policy: { maxRetries: 5, backoffBaseMs: 50 } },
+    );
+    const flow = create([failing.to()]);
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    await sleep(10);
+    expect(await flow.cancel(m.traceId)).toBe(true);
+    await sleep(80);
+    expect(attempts).toBe(1);
+    await flow.stop();
+  });
+});
