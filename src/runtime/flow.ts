@@ -174,7 +174,7 @@ export class Flow implements InvocationHost {
     this.#logger = options.logger;
     this.#endedCap = Math.max(0, options.endedTraceCacheSize ?? 10_000);
     this.#eventsOn = this.#middlewares.length > 0 || this.#store !== undefined;
-    this.#untraced = new OutputBucket(this.queueMaxsize);
+    this.#untraced = new OutputBucket(this.queueMaxsize, undefined);
 
     for (const node of this.graph.nodes) {
       const runner: Runner = {
@@ -861,16 +861,10 @@ export class Flow implements InvocationHost {
       // Remove from its bucket: the bucket deque skips it lazily, its live count drops now.
       e.taken = true;
       e.bucket.live--;
-      const trace = e.bucket === this.#untraced ? undefined : this.#traceOfBucket(e.bucket);
-      this.#afterTake(trace);
+      this.#afterTake(e.bucket.trace);
       return Promise.resolve(e.value);
     }
     return this.#wait(this.#anyWaiters, signal, undefined);
-  }
-
-  #traceOfBucket(bucket: OutputBucket): TraceState | undefined {
-    for (const t of this.#traces.values()) if (t.outputs === bucket) return t;
-    return undefined;
   }
 
   #wait(queue: Deque<Waiter>, signal: AbortSignal | undefined, trace: TraceState | undefined): Promise<unknown> {

@@ -1,4 +1,5 @@
 import { Deque } from './deque.js';
+import type { TraceState } from './trace-state.js';
 
 /** A fetch waiting for output. */
 export interface Waiter {
@@ -33,7 +34,11 @@ export class OutputBucket {
   /** Entries not yet taken (the deque may hold taken ones until they reach the head). */
   live = 0;
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    /** The trace whose outputs these are; undefined for untraced outputs. */
+    readonly trace: TraceState | undefined,
+  ) {}
 
   hasRoom(): boolean {
     return this.capacity <= 0 || this.live < this.capacity;

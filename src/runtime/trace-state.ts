@@ -34,7 +34,7 @@ export class TraceState {
     readonly id: string,
     capacity: number,
   ) {
-    this.outputs = new OutputBucket(capacity);
+    this.outputs = new OutputBucket(capacity, this);
   }
 
   /** The status the trace ends with, given what happened so far. */

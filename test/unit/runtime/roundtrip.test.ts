@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { create, Node, type Message } from '../../../src/runtime/index.js';
+import { create, Node, type Context, type Message } from '../../../src/runtime/index.js';
 import { msg, sleep } from './helpers.js';
 
 describe('trace-scoped roundtrips', () => {
@@ -77,6 +77,48 @@ describe('trace-scoped roundtrips', () => {
     flow.run();
     await flow.emit(21);
     expect(await flow.fetch()).toBe(42);
+    await flow.stop();
+  });
+});
+
+describe('ctx.fetch', () => {
+  it('lets a node pull further messages from its incoming edges, optionally from one predecessor', async () => {
+    const left = new Node((m: unknown) => m, { name: 'left' });
+    const right = new Node((m: unknown) => m, { name: 'right' });
+    const pair = new Node(
+      async (first: Message<string>, ctx: Context) => {
+        const second = (await ctx.fetch(first.payload.startsWith('L') ? right : left)) as Message<string>;
+        return { ...first, payload: `${first.payload}+${second.payload}` };
+      },
+      { name: 'pair' },
+    );
+    const flow = create([left.to(pair), right.to(pair), pair.to()]);
+    flow.run();
+    const traceId = 'pair-trace';
+    const l = { ...msg('L1'), traceId };
+    const r = { ...msg('R1'), traceId };
+    await flow.emit(l, { to: left });
+    await sleep(2);
+    await flow.emit(r, { to: right });
+    expect(await flow.fetch({ traceId })).toMatchObject({ payload: 'L1+R1' });
+    await flow.stop();
+  });
+
+  it('rejects pulling from a node that is not a predecessor', async () => {
+    const other = new Node((m: unknown) => m, { name: 'other' });
+    let error: unknown;
+    const solo = new Node(
+      async (_m: unknown, ctx: Context) => {
+        error = await ctx.fetch(other).catch((e: unknown) => e);
+        return undefined;
+      },
+      { name: 'solo' },
+    );
+    const flow = create([solo.to(), other.to()]);
+    flow.run();
+    await flow.emit(msg(1), { to: solo });
+    await sleep(2);
+    expect(String(error)).toMatch(/not a predecessor/);
     await flow.stop();
   });
 });
