@@ -5,16 +5,24 @@
  *
  *   npm run bench:runtime              # median of 3 runs (what bench/README.md records)
  *   BENCH_RUNS=5 npm run bench:runtime # median of 5 runs
+ *   BENCH_MIDDLEWARE=1 npm run bench:runtime # every event materialized (a no-op middleware)
  */
 import { performance } from 'node:perf_hooks';
-import { create, createMessage, joinK, Node, type Context, type Message } from '../src/runtime/index.js';
+import { create, createMessage, joinK, Node, type Context, type FlowOptions, type Message } from '../src/runtime/index.js';
 
 const identity = (m: unknown): unknown => m;
+
+/**
+ * With BENCH_MIDDLEWARE=1 a no-op middleware is attached, so every FlowEvent
+ * is built (PenguiFlow always builds its events, even when logging discards
+ * them; without a listener this runtime skips that work).
+ */
+const options: FlowOptions = process.env.BENCH_MIDDLEWARE === '1' ? { middlewares: [() => undefined] } : {};
 
 function chain5() {
   const nodes = Array.from({ length: 5 }, (_, i) => new Node(identity, { name: `hop${i}` }));
   const adj = nodes.map((n, i) => (i < nodes.length - 1 ? n.to(nodes[i + 1]!) : n.to()));
-  return create(adj);
+  return create(adj, options);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -82,7 +90,7 @@ async function streaming32(): Promise<{ chunks_per_s: number }> {
     },
     { name: 'streamer' },
   );
-  const flow = create([streamer.to()]);
+  const flow = create([streamer.to()], options);
   flow.run();
   const run = async (i: number): Promise<number> => {
     const m = msg(i);
@@ -104,7 +112,7 @@ async function fanout4Join(): Promise<{ p50_us: number; per_s: number }> {
   const workers = Array.from({ length: 4 }, (_, i) => new Node(identity, { name: `w${i}` }));
   const join = joinK('join', 4);
   const final = new Node(identity, { name: 'final' });
-  const flow = create([source.to(...workers), ...workers.map((w) => w.to(join)), join.to(final), final.to()]);
+  const flow = create([source.to(...workers), ...workers.map((w) => w.to(join)), join.to(final), final.to()], options);
   flow.run();
   const run = async (i: number): Promise<void> => {
     const m = msg(i);
