@@ -677,8 +677,9 @@ export class Flow implements InvocationHost {
       }
       if (failure instanceof FlowStoppedError || this.#stopped) return;
       if (failure instanceof DeadlineExceededError) {
-        const error = this.#flowError(node, trace, FlowErrorCode.DEADLINE_EXCEEDED, failure.message, failure);
-        this.#event('node_failed', node, trace, attempt, latencyMs, { code: error.code, exception: error.message, exceptionType: error.exceptionType });
+        // The message's time ran out, not the node: a time-bound abort (node_timeout
+        // tagged DEADLINE_EXCEEDED), never retried, answered like a deadline skip.
+        this.#event('node_timeout', node, trace, attempt, latencyMs, { code: FlowErrorCode.DEADLINE_EXCEEDED, deadline, exception: failure.message, exceptionType: failure.name });
         if (trace) trace.deadlineHit = true;
         await this.#toRookery(trace, this.#finalMessage(isMessage(value) ? value : undefined, DEADLINE_TEXT, trace), staged);
         return;

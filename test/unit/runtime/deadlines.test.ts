@@ -69,8 +69,10 @@ describe('message deadlines', () => {
     const out = (await flow.fetch({ traceId: m.traceId })) as Message;
     expect(reason).toBeInstanceOf(DeadlineExceededError);
     expect(out.payload).toMatchObject({ text: 'Deadline exceeded' });
-    // Retrying past a deadline cannot succeed, so there is exactly one attempt.
-    expect(rec.types(m.traceId)).toEqual(['node_start', 'node_failed']);
+    // Retrying past a deadline cannot succeed, so there is exactly one attempt; the node did not fail, time ran out.
+    expect(rec.types(m.traceId)).toEqual(['node_start', 'node_timeout']);
+    expect(rec.events.at(-1)!.extra.code).toBe('DEADLINE_EXCEEDED');
+    await expect(flow.fetch({ traceId: m.traceId })).rejects.toMatchObject({ status: 'DEADLINE_EXCEEDED' });
     await flow.stop();
   });
 });
