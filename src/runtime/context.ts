@@ -24,8 +24,10 @@ export interface EmitChunkArgs {
  * `signal` aborts when the trace is cancelled, the node's `timeoutMs` or the
  * message's `deadline` passes, or the flow stops. JavaScript cannot kill a
  * promise, so node code must pass `signal` to `fetch`, database drivers and
- * timers; code that ignores it keeps its concurrency slot until it returns,
- * but its result is discarded.
+ * timers. Code that ignores it is abandoned when the signal fires: the
+ * runtime stops waiting, releases the node's concurrency slot (so a retry or
+ * the next message may start while the abandoned code still runs) and
+ * discards whatever it later returns or emits.
  */
 export interface Context {
   /** Trace of the message being processed; undefined for untraced payloads. */

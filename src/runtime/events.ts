@@ -70,9 +70,9 @@ export class FlowEvent {
   readonly queueDepthOut: number;
   readonly outgoingEdges: number;
   readonly queueMaxsize: number;
-  /** Messages of the trace queued or running anywhere in the flow. */
+  /** Messages of the trace queued, running or being routed anywhere in the flow. */
   readonly tracePending: number | undefined;
-  /** Invocations of the trace running now. */
+  /** Node attempts of the trace running now (a retry backoff counts as one). */
   readonly traceInflight: number | undefined;
   readonly traceCancelled: boolean;
   readonly extra: Record<string, unknown>;

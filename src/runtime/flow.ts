@@ -559,7 +559,6 @@ export class Flow implements InvocationHost {
   #dispatch(r: Runner, item: Item): void {
     r.active++;
     this.#inflightTotal++;
-    if (item.trace !== undefined) item.trace.inflight++;
     void this.#execute(r, item);
   }
 
@@ -585,7 +584,6 @@ export class Flow implements InvocationHost {
     } finally {
       r.active--;
       this.#inflightTotal--;
-      if (trace !== undefined) trace.inflight--;
       // Final outputs become visible only now, together with the bookkeeping,
       // so whoever fetches the last output finds the trace already ended.
       if (staged.length > 0 && !trace?.cancelled && !this.#stopped) {
@@ -1089,7 +1087,7 @@ export class Flow implements InvocationHost {
       outgoingEdges: outgoing,
       queueMaxsize: this.queueMaxsize,
       tracePending: trace?.pending,
-      traceInflight: trace?.inflight,
+      traceInflight: trace?.invocations.size,
       traceCancelled: trace?.cancelled ?? false,
       extra,
     });

@@ -13,8 +13,6 @@ import { OutputBucket } from './output-bucket.js';
 export class TraceState {
   /** Messages of the trace queued on edges, waiting to enter an edge, or being processed. */
   pending = 0;
-  /** Invocations running (including retry backoff). */
-  inflight = 0;
   /** Emitted at least once since (re)start; a fetch-only state is not started. */
   started = false;
   ended = false;
@@ -22,6 +20,7 @@ export class TraceState {
   failure: FlowError | undefined;
   deadlineHit = false;
   readonly outputs: OutputBucket;
+  /** Attempts running now (and retry backoffs); their count is the trace's in-flight figure. */
   readonly invocations = new Set<Invocation>();
   streams: Map<string, number> | undefined;
   /** Resolves the cancel in progress once `pending` reaches 0. */
