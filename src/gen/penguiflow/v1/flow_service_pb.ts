@@ -393,7 +393,8 @@ export type CancelRequest = Message<"penguiflow.v1.CancelRequest"> & {
   flow: string;
 
   /**
-   * Trace to cancel. Required (INVALID_ARGUMENT when empty).
+   * Trace to cancel. Required (INVALID_ARGUMENT when empty); unknown or
+   * another tenant's = NOT_FOUND.
    *
    * @generated from field: string trace_id = 2;
    */
@@ -414,8 +415,8 @@ export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
  */
 export type CancelResponse = Message<"penguiflow.v1.CancelResponse"> & {
   /**
-   * True when this call cancelled a running trace; false when the trace is
-   * unknown, already finished (or already cancelled), or another tenant's.
+   * True when this call cancelled a running trace; false when the trace
+   * already finished or was already cancelled.
    *
    * @generated from field: bool cancelled = 1;
    */
@@ -741,10 +742,13 @@ export const FlowService: GenService<{
    * fail with CANCELLED; its CallStream/StreamTrace streams end with
    * TraceEnd{status: CANCELLED}.
    *
-   * `cancelled` is false (with status OK) when the trace is unknown, already
-   * finished, or owned by another tenant.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (unknown flow),
-   * DEADLINE_EXCEEDED, UNAVAILABLE.
+   * `cancelled` is false (with status OK) when the trace already finished or
+   * was already cancelled and the server still remembers it (see its trace
+   * retention). A trace the server does not know (never emitted, or
+   * forgotten) and another tenant's trace both fail with NOT_FOUND: the same
+   * answer, so trace ids leak nothing across tenants.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (unknown flow or
+   * trace, another tenant's trace), DEADLINE_EXCEEDED, UNAVAILABLE.
    *
    * @generated from rpc penguiflow.v1.FlowService.Cancel
    */

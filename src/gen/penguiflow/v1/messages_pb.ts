@@ -461,9 +461,11 @@ export enum TraceStatus {
   CANCELLED = 3,
 
   /**
-   * The message deadline passed before the work finished (a `deadline_skip`
-   * happened); the trace's last output is the "Deadline exceeded"
-   * FinalAnswer.
+   * The message deadline passed before the work finished: a message was
+   * skipped (`deadline_skip`) or a running invocation was aborted at the
+   * deadline (`node_timeout` with extra.code "DEADLINE_EXCEEDED", never
+   * retried). The trace's last output is the "Deadline exceeded"
+   * FinalAnswer. A deadline is not a node failure.
    *
    * @generated from enum value: TRACE_STATUS_DEADLINE_EXCEEDED = 4;
    */
