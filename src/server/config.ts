@@ -1,0 +1,339 @@
+/**
+ * Server configuration: `PENGUIFLOW_*` environment variables, an optional
+ * JSON file, defaults; validated with zod once, at start.
+ *
+ * Precedence: environment variable > config file > default. An empty
+ * environment variable counts as unset (shells and container specs often
+ * export empty values by accident).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** How callers are authenticated (DESIGN §3). Only `none` is implemented yet. */
+export type AuthMode = 'none' | 'jwt' | 'mtls' | 'header';
+
+/** pino log levels accepted by `PENGUIFLOW_LOG_LEVEL`. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The validated server configuration. Times are milliseconds, sizes bytes. */
+export interface ServerConfig {
+  /** Interface the gRPC server binds to. */
+  host: string;
+  /** gRPC port; 0 binds an ephemeral port (the bound port is logged and returned by `startServer`). */
+  port: number;
+  /** HTTP port for /metrics and probes (served by the operations layer; only parsed so far). */
+  opsPort: number;
+  /** Capacity of every edge of the hosted flows and of each trace's server-side output log; 0 = unbounded. */
+  queueMaxsize: number;
+  /** Largest request accepted; larger payloads are INVALID_ARGUMENT (far larger ones are refused by the transport). */
+  maxMessageBytes: number;
+  /** Deepest JSON nesting accepted in `payload` and `meta`. */
+  maxPayloadDepth: number;
+  /** Most top-level keys accepted in `meta`. */
+  maxMetaKeys: number;
+  /** Authentication mode. */
+  auth: AuthMode;
+  /** Minimum log level. */
+  logLevel: LogLevel;
+  /** Flow modules to host, besides the demo flows (absolute paths or paths relative to the working directory). */
+  flows: string[];
+  /** Host the demo flows (echo, chain5, stream, fanout, slow, flaky). */
+  demoFlows: boolean;
+  /** Cancel the trace when a Call/CallStream client cancels or its deadline passes. */
+  cancelOnDisconnect: boolean;
+  /** How long an ended trace (its unread outputs, final status, events) and an idempotency key are remembered. */
+  traceRetentionMs: number;
+  /** Most ended traces remembered per flow, and ended traces' event histories kept in total (oldest forgotten first), on top of the retention time. */
+  maxRetainedTraces: number;
+  /** How long Emit/Call/CallStream wait for room on a full ingress queue before RESOURCE_EXHAUSTED. */
+  admissionWaitMs: number;
+  /** On SIGTERM, how long in-flight calls may run before they are cut off. */
+  drainTimeoutMs: number;
+}
+
+/** A configuration problem; `message` is one line that names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  /** The environment variable (or file) at fault. */
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(message);
+    this.variable = variable;
+  }
+}
+
+interface VariableSpec<T> {
+  env: string;
+  default: T;
+  meaning: string;
+  /** Human description of a valid value, used in the error line. */
+  expect: string;
+  schema: z.ZodType<T>;
+}
+
+function intSchema(min: number, max: number): z.ZodType<number> {
+  return z
+    .union([z.number(), z.string().trim().regex(/^[+-]?\d+$/).transform(Number)])
+    .pipe(z.number().int().min(min).max(max));
+}
+
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const BOOL_WORDS = [...TRUE_WORDS, 'false', '0', 'no', 'off'] as const;
+
+const boolSchema: z.ZodType<boolean> = z.union([
+  z.boolean(),
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(BOOL_WORDS))
+    .transform((v) => TRUE_WORDS.includes(v)),
+]);
+
+function enumSchema<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
+  return z.string().trim().toLowerCase().pipe(z.enum(values));
+}
+
+const listSchema: z.ZodType<string[]> = z.union([
+  z.array(z.string().trim().min(1)),
+  z.string().transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0),
+  ),
+]);
+
+const MAX_MS = 7 * 24 * 3600 * 1000;
+
+const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = {
+  host: {
+    env: 'PENGUIFLOW_HOST',
+    default: '0.0.0.0',
+    meaning: 'Interface the gRPC server binds to.',
+    expect: 'a non-empty host name or IP address',
+    schema: z.string().trim().min(1).max(255),
+  },
+  port: {
+    env: 'PENGUIFLOW_PORT',
+    default: 50051,
+    meaning: 'gRPC port; 0 picks a free port (logged at start).',
+    expect: 'an integer from 0 to 65535',
+    schema: intSchema(0, 65535),
+  },
+  opsPort: {
+    env: 'PENGUIFLOW_OPS_PORT',
+    default: 9464,
+    meaning: 'HTTP port for /metrics and probes.',
+    expect: 'an integer from 0 to 65535',
+    schema: intSchema(0, 65535),
+  },
+  queueMaxsize: {
+    env: 'PENGUIFLOW_QUEUE_MAXSIZE',
+    default: 64,
+    meaning: 'Capacity of every edge queue and of each trace\'s output buffer; 0 = unbounded.',
+    expect: 'an integer from 0 to 1000000',
+    schema: intSchema(0, 1_000_000),
+  },
+  maxMessageBytes: {
+    env: 'PENGUIFLOW_MAX_MESSAGE_BYTES',
+    default: 4 * 1024 * 1024,
+    meaning: 'Largest request in bytes; larger payloads are INVALID_ARGUMENT.',
+    expect: 'an integer from 1024 to 268435456',
+    schema: intSchema(1024, 256 * 1024 * 1024),
+  },
+  maxPayloadDepth: {
+    env: 'PENGUIFLOW_MAX_PAYLOAD_DEPTH',
+    default: 32,
+    meaning: 'Deepest JSON nesting accepted in payload and meta.',
+    expect: 'an integer from 1 to 1000',
+    schema: intSchema(1, 1000),
+  },
+  maxMetaKeys: {
+    env: 'PENGUIFLOW_MAX_META_KEYS',
+    default: 64,
+    meaning: 'Most top-level keys accepted in a message\'s meta.',
+    expect: 'an integer from 0 to 100000',
+    schema: intSchema(0, 100_000),
+  },
+  auth: {
+    env: 'PENGUIFLOW_AUTH',
+    default: 'none',
+    meaning: 'Authentication: none (local development only; refused when NODE_ENV=production), jwt, mtls or header.',
+    expect: 'one of none, jwt, mtls, header',
+    schema: enumSchema(['none', 'jwt', 'mtls', 'header'] as const),
+  },
+  logLevel: {
+    env: 'PENGUIFLOW_LOG_LEVEL',
+    default: 'info',
+    meaning: 'Minimum log level (JSON logs on stdout).',
+    expect: 'one of fatal, error, warn, info, debug, trace, silent',
+    schema: enumSchema(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  },
+  flows: {
+    env: 'PENGUIFLOW_FLOWS',
+    default: [],
+    meaning: 'Comma-separated flow modules to host (each default-exports defineFlow(...)); relative paths resolve against the working directory.',
+    expect: 'a comma-separated list of module paths',
+    schema: listSchema,
+  },
+  demoFlows: {
+    env: 'PENGUIFLOW_DEMO_FLOWS',
+    default: true,
+    meaning: 'Host the demo flows echo, chain5, stream, fanout, slow and flaky.',
+    expect: 'true or false',
+    schema: boolSchema,
+  },
+  cancelOnDisconnect: {
+    env: 'PENGUIFLOW_CANCEL_ON_DISCONNECT',
+    default: true,
+    meaning: 'Cancel the trace when a Call/CallStream client cancels or its deadline passes.',
+    expect: 'true or false',
+    schema: boolSchema,
+  },
+  traceRetentionMs: {
+    env: 'PENGUIFLOW_TRACE_RETENTION_MS',
+    default: 300_000,
+    meaning: 'How long an ended trace (unread outputs, final status, events) and an idempotency key are remembered.',
+    expect: `an integer from 0 to ${MAX_MS}`,
+    schema: intSchema(0, MAX_MS),
+  },
+  maxRetainedTraces: {
+    env: 'PENGUIFLOW_MAX_RETAINED_TRACES',
+    default: 10_000,
+    meaning: 'Most ended traces remembered per flow, and ended traces whose events are kept (all flows); the oldest are forgotten first.',
+    expect: 'an integer from 0 to 10000000',
+    schema: intSchema(0, 10_000_000),
+  },
+  admissionWaitMs: {
+    env: 'PENGUIFLOW_ADMISSION_WAIT_MS',
+    default: 5_000,
+    meaning: 'How long Emit/Call/CallStream wait for room on a full ingress queue before RESOURCE_EXHAUSTED.',
+    expect: 'an integer from 0 to 600000',
+    schema: intSchema(0, 600_000),
+  },
+  drainTimeoutMs: {
+    env: 'PENGUIFLOW_DRAIN_TIMEOUT_MS',
+    default: 10_000,
+    meaning: 'On SIGTERM/SIGINT, how long in-flight calls may finish before they are cut off.',
+    expect: 'an integer from 0 to 600000',
+    schema: intSchema(0, 600_000),
+  },
+};
+
+/** The variable naming the optional JSON configuration file. */
+export const CONFIG_FILE_VARIABLE = 'PENGUIFLOW_CONFIG_FILE';
+
+/** One row of {@link CONFIG_VARIABLES}, for the README and `--help`-style output. */
+export interface ConfigVariableDoc {
+  /** Environment variable name. */
+  variable: string;
+  /** Key of the same setting in the JSON config file (and in {@link ServerConfig}); empty for the file variable itself. */
+  key: string;
+  /** Default, rendered as text. */
+  default: string;
+  meaning: string;
+}
+
+function renderDefault(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',');
+  return String(value);
+}
+
+/** Every configuration variable with its default and meaning, in documentation order. */
+export const CONFIG_VARIABLES: readonly ConfigVariableDoc[] = [
+  ...Object.entries(VARIABLES).map(([key, spec]) => ({
+    variable: spec.env,
+    key,
+    default: renderDefault(spec.default),
+    meaning: spec.meaning,
+  })),
+  {
+    variable: CONFIG_FILE_VARIABLE,
+    key: '',
+    default: '(none)',
+    meaning: 'Optional JSON file with any of the settings above, keyed by variable name or by key; environment variables win.',
+  },
+];
+
+const KEYS = Object.keys(VARIABLES) as (keyof ServerConfig)[];
+
+function showValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const clipped = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return JSON.stringify(clipped);
+}
+
+function parseOne<K extends keyof ServerConfig>(key: K, raw: unknown, where: string): ServerConfig[K] {
+  const spec = VARIABLES[key];
+  const parsed = spec.schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(spec.env, `invalid configuration: ${spec.env}${where}=${showValue(raw)}: expected ${spec.expect}`);
+  }
+  return parsed.data;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `invalid configuration: ${CONFIG_FILE_VARIABLE}=${showValue(path)}: cannot read the file (${code})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `invalid configuration: ${CONFIG_FILE_VARIABLE}=${showValue(path)}: the file is not valid JSON`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `invalid configuration: ${CONFIG_FILE_VARIABLE}=${showValue(path)}: the file must hold a JSON object`);
+  }
+  const byKey: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(data as Record<string, unknown>)) {
+    const key = KEYS.find((k) => k === name || VARIABLES[k].env === name);
+    if (key === undefined) {
+      throw new ConfigError(CONFIG_FILE_VARIABLE, `invalid configuration: ${CONFIG_FILE_VARIABLE}=${showValue(path)}: unknown setting ${showValue(name)}`);
+    }
+    byKey[key] = value;
+  }
+  return byKey;
+}
+
+/**
+ * Reads and validates the configuration from `env` (default `process.env`)
+ * and the file named by `PENGUIFLOW_CONFIG_FILE`, if any.
+ *
+ * @throws ConfigError on the first invalid value, with a one-line message
+ *   naming the variable, e.g.
+ *   `invalid configuration: PENGUIFLOW_PORT="abc": expected an integer from 0 to 65535`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const filePath = env[CONFIG_FILE_VARIABLE];
+  const file = filePath === undefined || filePath.trim() === '' ? {} : readConfigFile(filePath.trim());
+  const out: Partial<Record<keyof ServerConfig, unknown>> = {};
+  for (const key of KEYS) {
+    const spec = VARIABLES[key];
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== '') out[key] = parseOne(key, fromEnv, '');
+    else if (key in file) out[key] = parseOne(key, file[key], ` (in ${CONFIG_FILE_VARIABLE} ${filePath})`);
+    else out[key] = spec.default;
+  }
+  return out as ServerConfig;
+}
+
+/**
+ * The defaults with `overrides` applied and validated: the in-process way to
+ * configure `startServer` (tests, embedding) without touching the environment.
+ *
+ * @throws ConfigError when an override is invalid.
+ */
+export function resolveConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const out: Partial<Record<keyof ServerConfig, unknown>> = {};
+  for (const key of KEYS) {
+    const value = overrides[key];
+    out[key] = value === undefined ? structuredClone(VARIABLES[key].default) : parseOne(key, value, '');
+  }
+  return out as ServerConfig;
+}

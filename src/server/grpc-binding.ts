@@ -1,0 +1,223 @@
+/**
+ * Binds the server's handlers to grpc-js: builds the {@link RpcCall},
+ * runs the interceptor chain, and turns every outcome into exactly one
+ * response or status. Nothing a client sends can make a handler's failure
+ * escape as an unhandled rejection or crash the process.
+ */
+import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { CallRegistry } from './call-registry.js';
+import { compose, type Interceptor, type RpcCall } from './rpc-call.js';
+import type { DecodedRequest } from './service-definition.js';
+import { ServiceError, toGrpcStatus, toServiceError, type GrpcStatusObject } from './status.js';
+
+/** Writes a server stream's responses, honouring transport backpressure. */
+export interface StreamSink<Res> {
+  /**
+   * Sends one response; resolves when the transport accepted it (waits on
+   * a full buffer).
+   *
+   * @throws the call's abort reason once the client went away or the call was cut off.
+   */
+  send(response: Res): Promise<void>;
+}
+
+/** A unary handler: resolve with the response or throw. */
+export type UnaryHandler<Req, Res> = (call: RpcCall<Req>) => Promise<Res>;
+
+/** A server-streaming handler: send responses, then resolve (status OK) or throw (the error's status). */
+export type ServerStreamHandler<Req, Res> = (call: RpcCall<Req>, sink: StreamSink<Res>) => Promise<void>;
+
+/** What every binding shares. */
+export interface BindingContext {
+  /** Run in order before every handler (drain gate, auth, …). */
+  readonly interceptors: readonly Interceptor[];
+  readonly calls: CallRegistry;
+  readonly logger: Logger;
+}
+
+/** Per-method binding options. */
+export interface BindOptions {
+  /** End this call as soon as draining starts (open-ended streams). */
+  endOnDrain?: boolean;
+}
+
+type GrpcCall<Req> = ServerUnaryCall<DecodedRequest<Req>, unknown> | ServerWritableStream<DecodedRequest<Req>, unknown>;
+
+/** Slack for timer rounding when telling "deadline passed" from "client cancelled". */
+const DEADLINE_SLACK_MS = 5;
+
+function deadlineOf(call: GrpcCall<unknown>): number | undefined {
+  const raw = call.getDeadline();
+  const ms = typeof raw === 'number' ? raw : raw.getTime();
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+interface Prepared<Req> {
+  readonly rpc: RpcCall<Req>;
+  /** Marks the call answered, so grpc-js' later 'cancelled' notification is not mistaken for a client cancel. */
+  finish(): void;
+}
+
+function prepare<Req>(method: string, call: GrpcCall<Req>, ctx: BindingContext, opts: BindOptions, request: Req, bytes: number): Prepared<Req> {
+  const controller = new AbortController();
+  const deadline = deadlineOf(call);
+  let finished = false;
+  const unregister = ctx.calls.add({
+    method,
+    endOnDrain: opts.endOnDrain ?? false,
+    abort: (reason) => controller.abort(reason),
+  });
+  const onCancelled = (): void => {
+    if (finished || controller.signal.aborted) return;
+    const byDeadline = deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS;
+    controller.abort(
+      byDeadline
+        ? new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' })
+        : new ServiceError('CANCELLED', 'the client cancelled the call', { reason: 'CALL_CANCELLED' }),
+    );
+  };
+  call.once('cancelled', onCancelled);
+  // Under load grpc-js may have ended the call (deadline, client cancel)
+  // before the handler got to run; its 'cancelled' event is then gone.
+  if (call.cancelled) onCancelled();
+  const isOver = (): boolean => controller.signal.aborted || (deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS);
+  const rpc: RpcCall<Req> = {
+    method,
+    request,
+    requestBytes: bytes,
+    metadata: call.metadata,
+    deadline,
+    signal: controller.signal,
+    get peer() {
+      return call.getPeer();
+    },
+    identity: undefined,
+    isOver,
+    abort: (reason) => controller.abort(reason),
+    throwIfOver: () => {
+      if (controller.signal.aborted) throw controller.signal.reason as Error;
+      if (isOver()) throw new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' });
+    },
+  };
+  return {
+    rpc,
+    finish: () => {
+      finished = true;
+      call.removeListener('cancelled', onCancelled);
+      unregister();
+    },
+  };
+}
+
+function failure(err: unknown, method: string, logger: Logger): GrpcStatusObject {
+  const se = toServiceError(err);
+  if (se.code === 'INTERNAL') {
+    const cause = se.cause;
+    // Type and message only: stacks and causes may quote request data.
+    logger.error({ method, err: cause instanceof Error ? { type: cause.name, message: cause.message } : { type: typeof cause } }, 'internal error in handler');
+  }
+  return toGrpcStatus(se);
+}
+
+function malformed(method: string, decoded: { error: Error }): ServiceError {
+  return new ServiceError('INVALID_ARGUMENT', `the request body is not a valid ${method} request`, {
+    reason: 'MALFORMED_REQUEST',
+    fieldViolations: [{ field: '', description: `undecodable protobuf (${decoded.error.name})` }],
+  });
+}
+
+/** Adapts a unary handler to grpc-js. */
+export function bindUnary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>, ctx: BindingContext, opts: BindOptions = {}): handleUnaryCall<DecodedRequest<Req>, Res> {
+  const chain = compose(ctx.interceptors, (rpc) => handler(rpc as RpcCall<Req>));
+  return (call, callback) => {
+    const decoded = call.request;
+    if (!decoded.ok) {
+      callback(toGrpcStatus(malformed(method, decoded)));
+      return;
+    }
+    const prepared = prepare(method, call, ctx, opts, decoded.message, decoded.bytes);
+    let run: Promise<unknown>;
+    try {
+      run = chain(prepared.rpc);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(
+      (response) => {
+        prepared.finish();
+        callback(null, response as Res);
+      },
+      (err: unknown) => {
+        prepared.finish();
+        callback(failure(err, method, ctx.logger));
+      },
+    );
+  };
+}
+
+/** Adapts a server-streaming handler to grpc-js. */
+export function bindServerStream<Req, Res>(
+  method: string,
+  handler: ServerStreamHandler<Req, Res>,
+  ctx: BindingContext,
+  opts: BindOptions = {},
+): handleServerStreamingCall<DecodedRequest<Req>, Res> {
+  return (call) => {
+    const decoded = call.request;
+    if (!decoded.ok) {
+      call.emit('error', toGrpcStatus(malformed(method, decoded)));
+      return;
+    }
+    const prepared = prepare(method, call, ctx, opts, decoded.message, decoded.bytes);
+    const signal = prepared.rpc.signal;
+    const sink: StreamSink<Res> = {
+      send: (response) =>
+        new Promise<void>((resolve, reject) => {
+          if (signal.aborted) {
+            reject(signal.reason as Error);
+            return;
+          }
+          let accepted: boolean;
+          try {
+            accepted = call.write(response);
+          } catch (err) {
+            reject(err);
+            return;
+          }
+          if (accepted) {
+            resolve();
+            return;
+          }
+          const onDrain = (): void => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          const onAbort = (): void => {
+            call.removeListener('drain', onDrain);
+            reject(signal.reason as Error);
+          };
+          call.once('drain', onDrain);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+    };
+    const chain = compose(ctx.interceptors, (rpc) => handler(rpc as RpcCall<Req>, sink));
+    let run: Promise<unknown>;
+    try {
+      run = chain(prepared.rpc);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(
+      () => {
+        prepared.finish();
+        call.end();
+      },
+      (err: unknown) => {
+        prepared.finish();
+        const status = failure(err, method, ctx.logger);
+        if (!call.cancelled) call.emit('error', status);
+      },
+    );
+  };
+}

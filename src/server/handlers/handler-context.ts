@@ -1,0 +1,19 @@
+/**
+ * What every RPC handler needs from the server.
+ */
+import type { Logger } from 'pino';
+import type { EventLog } from '../event-log.js';
+import type { FlowHost } from '../flow-host.js';
+import type { MessageLimits } from '../inbound-message.js';
+
+/** Shared, immutable dependencies of the handlers. */
+export interface HandlerContext {
+  readonly host: FlowHost;
+  readonly eventLog: EventLog;
+  readonly limits: MessageLimits;
+  /** Cancel the trace when a Call/CallStream client cancels or its deadline passes. */
+  readonly cancelOnDisconnect: boolean;
+  /** Wait for room on a full ingress queue before RESOURCE_EXHAUSTED. */
+  readonly admissionWaitMs: number;
+  readonly logger: Logger;
+}

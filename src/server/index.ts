@@ -1,0 +1,24 @@
+/**
+ * PenguiFlow server: host flows over gRPC.
+ *
+ * Flow authors need only {@link defineFlow}; embedders and tests use
+ * {@link startServer} with {@link resolveConfig} or {@link loadConfig}.
+ *
+ * @packageDocumentation
+ */
+export { defineFlow, FLOW_NAME_PATTERN, isFlowDefinition } from './define-flow.js';
+export type { FlowBuildContext, FlowDefinition } from './define-flow.js';
+export { CONFIG_FILE_VARIABLE, CONFIG_VARIABLES, ConfigError, loadConfig, resolveConfig } from './config.js';
+export type { AuthMode, ConfigVariableDoc, LogLevel, ServerConfig } from './config.js';
+export { FLOW_SERVICE_NAME, startServer, TRANSPORT_HEADROOM_BYTES } from './server.js';
+export type { CloseOptions, RunningServer, StartServerOptions } from './server.js';
+export { ERROR_DOMAIN, SERVICE_ERROR_CODES, ServiceError, STATUS_DETAILS_TRAILER } from './status.js';
+export type { FieldViolation, QuotaViolation, ServiceErrorCode, ServiceErrorOptions } from './status.js';
+export { flowServiceClientDefinition, flowServiceServerDefinition, methodPath } from './service-definition.js';
+export type { DecodedRequest, FlowMethodName, RequestInit, RequestOf, ResponseOf } from './service-definition.js';
+export { InMemoryEventLog } from './in-memory-event-log.js';
+export type { InMemoryEventLogOptions } from './in-memory-event-log.js';
+export type { EventListener, EventLog, LoggedEvent } from './event-log.js';
+export { DEFAULT_TENANT, TENANT_HEADER } from './auth-none.js';
+export type { Identity, Interceptor, RpcCall, RpcNext } from './rpc-call.js';
+export { TRACE_ID_PATTERN } from './request-validation.js';
