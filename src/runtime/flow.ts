@@ -941,7 +941,15 @@ export class Flow implements InvocationHost {
   }
 
   #endedError(traceId: string, rec: EndedRecord): Error {
-    return rec.status === 'CANCELLED' ? new TraceCancelled(traceId) : new TraceEndedError(traceId, rec.status, rec.error);
+    // Every trace a server consumes ends with one of these; a stack trace would
+    // cost more than the trace's own hops and says nothing (the cause is data).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return rec.status === 'CANCELLED' ? new TraceCancelled(traceId) : new TraceEndedError(traceId, rec.status, rec.error);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   #notifyTraceEnd(traceId: string): void {
