@@ -16,11 +16,10 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'dist/server/main.js');
 let tmp: string;
 
+// dist/ is built once by test/global-setup.ts.
 beforeAll(() => {
-  const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
   tmp = mkdtempSync(join(tmpdir(), 'penguiflow-process-'));
-}, 120_000);
+});
 
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
