@@ -114,6 +114,8 @@ interface Taker {
 }
 
 interface EndedRecord {
+  /** Which insertion of this id in `#endedOrder` is current. */
+  gen?: number;
   status: TraceStatus;
   error: FlowError | undefined;
 }
@@ -146,6 +148,12 @@ export class Flow implements InvocationHost {
   readonly #edges: Edge[] = [];
   readonly #traces = new Map<string, TraceState>();
   readonly #ended = new Map<string, EndedRecord>();
+  /**
+   * Insertion order of `#ended` for O(1) eviction: evicting through
+   * `Map.keys().next()` walks over every deleted slot at the front.
+   */
+  readonly #endedOrder = new Deque<{ id: string; gen: number }>();
+  #endedGen = 0;
   readonly #endedCap: number;
   readonly #untraced: OutputBucket;
   readonly #untracedStreams = new Map<string, number>();
@@ -255,6 +263,7 @@ export class Flow implements InvocationHost {
     }
     this.#traces.clear();
     this.#ended.clear();
+    this.#endedOrder.clear();
     this.#order.clear();
     this.#orderTaken = 0;
     this.#untracedStreams.clear();
@@ -932,11 +941,17 @@ export class Flow implements InvocationHost {
     this.#traces.delete(trace.id);
     trace.outputs.dropAll();
     if (this.#endedCap === 0) return;
-    this.#ended.delete(trace.id);
-    this.#ended.set(trace.id, { status: trace.status(), error: trace.failure });
-    if (this.#ended.size > this.#endedCap) {
-      const oldest = this.#ended.keys().next().value;
-      if (oldest !== undefined) this.#ended.delete(oldest);
+    const gen = ++this.#endedGen;
+    this.#ended.set(trace.id, { status: trace.status(), error: trace.failure, gen });
+    this.#endedOrder.push({ id: trace.id, gen });
+    while (this.#ended.size > this.#endedCap) {
+      const oldest = this.#endedOrder.shift();
+      if (oldest === undefined) break;
+      if (this.#ended.get(oldest.id)?.gen === oldest.gen) this.#ended.delete(oldest.id);
+    }
+    if (this.#endedOrder.length > 2 * this.#endedCap + 64) {
+      // Ids restarted and ended again leave stale order entries behind; drop them.
+      this.#endedOrder.removeWhere((o) => this.#ended.get(o.id)?.gen !== o.gen);
     }
   }
 
