@@ -1,0 +1,12 @@
+/**
+ * Durable state: the server-facing store interface, its three
+ * implementations (memory, SQLite, PostgreSQL), the write-behind buffer and
+ * the `PENGUIFLOW_STORE` / retention parsing.
+ */
+export { MemoryStateStore } from './memory-store.js';
+export { PostgresStateStore, POSTGRES_MIGRATIONS, type PostgresStoreOptions } from './postgres-store.js';
+export { SqliteStateStore, SQLITE_MIGRATIONS, type SqliteStoreOptions } from './sqlite-store.js';
+export { openStore } from './open-store.js';
+export { DEFAULT_STORE, parseDuration, parseStoreSpec, type StoreSpec } from './store-spec.js';
+export type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoreKind, TraceRecordRow, WriteBatch } from './types.js';
+export { WriteBehind, type WriteBehindOptions } from './write-behind.js';
