@@ -12,6 +12,8 @@ export interface LogFlowEventsOptions {
   latencyCallback?: (event: FlowEvent) => void;
   /** Extra fixed fields on every line, e.g. `{ flow: 'checkout' }`. */
   bindings?: Record<string, string>;
+  /** Per-event fields merged over the event's payload (e.g. a service's own trace id and tenant for the runtime's trace key). */
+  fields?: (event: FlowEvent) => Record<string, unknown> | undefined;
 }
 
 const ERROR_EVENTS: ReadonlySet<FlowEventType> = new Set(['node_error', 'node_timeout', 'node_failed']);
@@ -30,6 +32,8 @@ export function logFlowEvents(logger?: Logger, opts: LogFlowEventsOptions = {}):
   return (event) => {
     if (opts.latencyCallback && event.latencyMs !== undefined) opts.latencyCallback(event);
     const lvl = ERROR_EVENTS.has(event.eventType) ? errorLevel : level;
-    if (log.isLevelEnabled(lvl)) log[lvl](event.toPayload(), event.eventType);
+    if (!log.isLevelEnabled(lvl)) return;
+    const extra = opts.fields?.(event);
+    log[lvl](extra === undefined ? event.toPayload() : { ...event.toPayload(), ...extra }, event.eventType);
   };
 }

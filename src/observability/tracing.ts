@@ -1,0 +1,147 @@
+/**
+ * OpenTelemetry spans through `@opentelemetry/api`: one SERVER span per RPC
+ * and one INTERNAL span per node invocation. Without a registered SDK the
+ * API is a no-op, so this costs a few allocations per call and nothing is
+ * exported.
+ */
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import type { FlowEvent, Middleware } from '../runtime/index.js';
+import type { Interceptor } from '../server/rpc-call.js';
+import { grpcCodeOf, toServiceError } from '../server/status.js';
+import { formatTraceparent, parseTraceparent, TRACEPARENT, TRACESTATE } from './trace-context.js';
+
+/** Instrumentation scope of every span the service creates. */
+export const TRACER_NAME = 'penguiflow';
+
+/**
+ * The service's tracer. A proxy: it delegates to whatever SDK is
+ * registered globally, even one registered after it was obtained, so
+ * callers obtain it once and keep it.
+ */
+export function tracer(): Tracer {
+  return trace.getTracer(TRACER_NAME);
+}
+
+/** Minimal view of gRPC metadata: `get(key)` returning its values. */
+export interface MetadataLike {
+  get(key: string): unknown[];
+}
+
+/** An RPC's span and the traceparent to propagate downstream. */
+export interface RpcSpan {
+  readonly span: Span;
+  /** traceparent of the RPC span (the caller's own when no SDK records), undefined when there is no trace. */
+  readonly traceparent: string | undefined;
+}
+
+/** The caller's trace context from gRPC metadata, as an OpenTelemetry context (ROOT when absent or invalid). */
+export function contextFromMetadata(metadata: MetadataLike): Context {
+  const parent = parseTraceparent(metadata.get(TRACEPARENT)[0], metadata.get(TRACESTATE)[0]);
+  return parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent);
+}
+
+/** Starts the SERVER span of an RPC, child of the caller's `traceparent` when one was sent. */
+export function startRpcSpan(service: string, method: string, metadata: MetadataLike, using: Tracer = tracer()): RpcSpan {
+  const parent = contextFromMetadata(metadata);
+  const span = using.startSpan(
+    `${service}/${method}`,
+    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method } },
+    parent,
+  );
+  return { span, traceparent: formatTraceparent(span.spanContext()) };
+}
+
+/** Ends an RPC span with its gRPC status. */
+export function endRpcSpan(span: Span, grpcCode: number, codeName: string): void {
+  span.setAttribute('rpc.grpc.status_code', grpcCode);
+  if (grpcCode !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName });
+  span.end();
+}
+
+/** Events that close one node invocation, with the span status they imply. */
+const INVOCATION_END: Readonly<Record<string, 'ok' | 'error' | 'cancelled' | undefined>> = {
+  node_success: 'ok',
+  node_error: 'error',
+  node_timeout: 'error',
+  node_trace_cancelled: 'cancelled',
+};
+
+/** Options of {@link nodeSpans}. */
+export interface NodeSpansOptions {
+  /** Hosted flow name (span name prefix and attribute). */
+  flow: string;
+  /** The client trace id of an event (the runtime's is an internal key); undefined when unknown. */
+  clientTraceId?: (event: FlowEvent) => string | undefined;
+}
+
+/**
+ * A middleware creating one INTERNAL span per node invocation, child of the
+ * trace's `traceparent` (carried in `event.extra.traceparent`).
+ *
+ * The span is created when the invocation ends (node_success, node_error,
+ * node_timeout, node_trace_cancelled), back-dated by the event's latency to
+ * when the node_start event fired, so no state is kept per invocation and
+ * concurrent invocations of one node can never be mismatched.
+ */
+export function nodeSpans(opts: NodeSpansOptions): Middleware {
+  const t = tracer();
+  return (event) => {
+    const outcome = INVOCATION_END[event.eventType];
+    if (outcome === undefined || event.latencyMs === undefined) return;
+    const tp = event.extra.traceparent;
+    const parentCtx = typeof tp === 'string' ? parseTraceparent(tp) : undefined;
+    const parent = parentCtx === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parentCtx);
+    const attributes: Attributes = {
+      'penguiflow.flow': opts.flow,
+      'penguiflow.node': event.nodeName ?? '',
+      'penguiflow.node_id': event.nodeId ?? '',
+      'penguiflow.attempt': event.attempt,
+      'penguiflow.outcome': event.eventType,
+    };
+    const traceId = opts.clientTraceId?.(event);
+    if (traceId !== undefined) attributes['penguiflow.trace_id'] = traceId;
+    const span = t.startSpan(`${opts.flow}/${event.nodeName ?? 'node'}`, { kind: SpanKind.INTERNAL, startTime: event.ts - event.latencyMs, attributes }, parent);
+    if (outcome === 'error') {
+      const type = event.extra.exceptionType;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: typeof type === 'string' ? type : event.eventType });
+    }
+    span.end(event.ts);
+  };
+}
+
+/** Runs `fn` with `span` active (so spans started inside become its children). */
+export function withSpan<T>(span: Span, fn: () => T): T {
+  return context.with(trace.setSpan(context.active(), span), fn);
+}
+
+/**
+ * The tracing interceptor: a SERVER span per RPC, child of the caller's
+ * `traceparent`; sets `call.traceparent` for the handlers (message meta)
+ * and the access log.
+ */
+export function tracingInterceptor(service: string): Interceptor {
+  const t = tracer();
+  return (next) => (call) => {
+    const { span, traceparent } = startRpcSpan(service, call.method, call.metadata, t);
+    if (traceparent !== undefined) call.traceparent = traceparent;
+    let run: Promise<unknown>;
+    try {
+      run = withSpan(span, () => next(call));
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    return run.then(
+      (res) => {
+        if (call.traceId !== undefined) span.setAttribute('penguiflow.trace_id', call.traceId);
+        endRpcSpan(span, 0, 'OK');
+        return res;
+      },
+      (err: unknown) => {
+        const code = toServiceError(err).code;
+        if (call.traceId !== undefined) span.setAttribute('penguiflow.trace_id', call.traceId);
+        endRpcSpan(span, grpcCodeOf(code), code);
+        throw err;
+      },
+    );
+  };
+}
