@@ -1,22 +1,49 @@
 /**
  * Chooses the auth interceptor for the configured mode and enforces its
  * start-up rules.
+ *
+ * The interceptor chain, in order: drain gate (UNAVAILABLE while shutting
+ * down, before any credential is looked at), then exactly one auth
+ * interceptor (sets `call.identity` or fails UNAUTHENTICATED), then the
+ * handler, which validates the request (INVALID_ARGUMENT), resolves flow and
+ * trace within the caller's tenant (NOT_FOUND), checks `headers.tenant`
+ * (PERMISSION_DENIED) and admits work through the tenant quota
+ * (RESOURCE_EXHAUSTED).
  */
 import type { Logger } from 'pino';
+import { headerAuth } from './auth-header.js';
+import { jwtAuth } from './auth-jwt.js';
+import { mtlsAuth } from './auth-mtls.js';
 import { noneAuth } from './auth-none.js';
-import { ConfigError, type AuthMode } from './config.js';
+import { ConfigError, type AuthMode, type ServerConfig } from './config.js';
 import type { Interceptor } from './rpc-call.js';
+
+/** The settings the auth modes read. */
+export type AuthSettings = Pick<ServerConfig, 'jwtSecret' | 'jwksFile' | 'jwtIssuer' | 'jwtAudience' | 'jwtClockSkewMs' | 'tenantClaim' | 'tlsCert' | 'tlsKey' | 'tlsClientCa'>;
+
+const NO_SETTINGS: AuthSettings = {
+  jwtSecret: '',
+  jwksFile: '',
+  jwtIssuer: '',
+  jwtAudience: '',
+  jwtClockSkewMs: 5_000,
+  tenantClaim: 'tenant',
+  tlsCert: '',
+  tlsKey: '',
+  tlsClientCa: '',
+};
 
 /**
  * The auth interceptor of `mode`.
  *
  * `none` logs a loud warning (anyone can act as any tenant) and is refused
- * outright when `NODE_ENV=production`. `jwt`, `mtls` and `header` are part of
- * the contract but not implemented yet.
+ * outright when `NODE_ENV=production`. `jwt` needs a secret or a JWKS file;
+ * `mtls` needs the three TLS files (the transport is set up by
+ * `startServer`); `header` trusts the sidecar's `x-tenant-id`.
  *
- * @throws ConfigError naming `PENGUIFLOW_AUTH` when the mode is not usable.
+ * @throws ConfigError naming the variable when the mode is not usable.
  */
-export function authInterceptor(mode: AuthMode, logger: Logger, env: NodeJS.ProcessEnv = process.env): Interceptor {
+export function authInterceptor(mode: AuthMode, logger: Logger, env: NodeJS.ProcessEnv = process.env, settings: AuthSettings = NO_SETTINGS): Interceptor {
   switch (mode) {
     case 'none':
       if (env.NODE_ENV === 'production') {
@@ -28,8 +55,18 @@ export function authInterceptor(mode: AuthMode, logger: Logger, env: NodeJS.Proc
       );
       return noneAuth();
     case 'jwt':
+      return jwtAuth(settings);
     case 'mtls':
+      for (const [name, value] of [
+        ['PENGUIFLOW_TLS_CERT', settings.tlsCert],
+        ['PENGUIFLOW_TLS_KEY', settings.tlsKey],
+        ['PENGUIFLOW_TLS_CLIENT_CA', settings.tlsClientCa],
+      ] as const) {
+        if (value === '') throw new ConfigError(name, `invalid configuration: PENGUIFLOW_AUTH=mtls needs ${name}`);
+      }
+      return mtlsAuth();
     case 'header':
-      throw new ConfigError('PENGUIFLOW_AUTH', `invalid configuration: PENGUIFLOW_AUTH=${mode} is not implemented yet; only "none" is available in this version`);
+      logger.info({ auth: 'header' }, 'auth mode "header": the tenant is taken from x-tenant-id as set by the mesh sidecar; the gRPC port must be reachable only through the sidecar');
+      return headerAuth();
   }
 }

@@ -8,8 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_STORE, parseDuration, parseStoreSpec } from '../state/store-spec.js';
 
-/** How callers are authenticated (DESIGN §3). Only `none` is implemented yet. */
+/** How callers are authenticated (DESIGN §3). */
 export type AuthMode = 'none' | 'jwt' | 'mtls' | 'header';
 
 /** pino log levels accepted by `PENGUIFLOW_LOG_LEVEL`. */
@@ -21,7 +22,7 @@ export interface ServerConfig {
   host: string;
   /** gRPC port; 0 binds an ephemeral port (the bound port is logged and returned by `startServer`). */
   port: number;
-  /** HTTP port for /metrics and probes (served by the operations layer; only parsed so far). */
+  /** HTTP port for /metrics, /healthz and /readyz; 0 binds an ephemeral port (logged, and returned by `startServer`). */
   opsPort: number;
   /** Capacity of every edge of the hosted flows and of each trace's server-side output log; 0 = unbounded. */
   queueMaxsize: number;
@@ -49,6 +50,45 @@ export interface ServerConfig {
   admissionWaitMs: number;
   /** On SIGTERM, how long in-flight calls may run before they are cut off. */
   drainTimeoutMs: number;
+  /**
+   * Where event history, trace ownership and idempotency keys are kept:
+   * `memory`, `sqlite:<path>` or a `postgres://` URL. `loadConfig` (the
+   * process) defaults to the SQLite file `./data/penguiflow.db`;
+   * `resolveConfig` (in-process embedding and tests) defaults to `memory`.
+   */
+  store: string;
+  /** Stored events and trace records older than this are pruned by a background job; 0 keeps them forever. */
+  historyRetentionMs: number;
+  /** Log line format: `json` (structured, one object per line) or `text` (human-readable). */
+  logFormat: 'json' | 'text';
+  /** Extra pino redaction paths, on top of payloads, meta and credentials. */
+  logRedact: string[];
+  /** Log message payloads (access log, flow events); off by default: payloads are redacted everywhere. */
+  logPayloads: boolean;
+  /** One access log line per RPC at info. */
+  accessLog: boolean;
+  /** Add a `tenant` label to the per-node and gRPC metrics (cardinality grows with the number of tenants). */
+  metricsTenantLabel: boolean;
+  /** Most traces one tenant may have in flight (admitted, not ended) across all flows; 0 = unlimited. */
+  tenantMaxInflight: number;
+  /** `jwt` mode: HS256 shared secret (at least 32 bytes); exclusive with `jwksFile`. */
+  jwtSecret: string;
+  /** `jwt` mode: path of a JWKS file (RS256/ES256 public keys); exclusive with `jwtSecret`. */
+  jwksFile: string;
+  /** `jwt` mode: required `iss` when non-empty. */
+  jwtIssuer: string;
+  /** `jwt` mode: required `aud` (one of, comma-separated) when non-empty. */
+  jwtAudience: string;
+  /** `jwt` mode: tolerated clock skew for `exp` and `nbf`. */
+  jwtClockSkewMs: number;
+  /** `jwt` mode: the claim naming the caller's tenant. */
+  tenantClaim: string;
+  /** PEM certificate chain of the server; with `tlsKey`, the server speaks TLS (required in `mtls` mode). */
+  tlsCert: string;
+  /** PEM private key of the server. */
+  tlsKey: string;
+  /** `mtls` mode: PEM CA bundle that client certificates must chain to. */
+  tlsClientCa: string;
 }
 
 /** A configuration problem; `message` is one line that names the variable. */
@@ -106,6 +146,9 @@ const listSchema: z.ZodType<string[]> = z.union([
 
 const MAX_MS = 7 * 24 * 3600 * 1000;
 
+/** A pino redaction path: dot-separated identifiers or `*`, with `["quoted"]` segments for other keys. */
+const REDACT_PATH = /^(?:[A-Za-z_$][\w$]*|\*|\["[^"\\]+"\])(?:\.(?:[A-Za-z_$][\w$]*|\*)|\["[^"\\]+"\]|\[\*\])*$/;
+
 const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = {
   host: {
     env: 'PENGUIFLOW_HOST',
@@ -124,7 +167,7 @@ const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = 
   opsPort: {
     env: 'PENGUIFLOW_OPS_PORT',
     default: 9464,
-    meaning: 'HTTP port for /metrics and probes.',
+    meaning: 'HTTP port for /metrics, /healthz and /readyz (same interface as the gRPC port); 0 picks a free port (logged at start).',
     expect: 'an integer from 0 to 65535',
     schema: intSchema(0, 65535),
   },
@@ -212,12 +255,134 @@ const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = 
     expect: 'an integer from 0 to 600000',
     schema: intSchema(0, 600_000),
   },
+  store: {
+    env: 'PENGUIFLOW_STORE',
+    default: DEFAULT_STORE,
+    meaning: 'Where event history, trace ownership and idempotency keys are kept: memory (lost on restart), sqlite:<path> (embedded, WAL) or a postgres:// URL (clusters; schema migrated at start).',
+    expect: 'memory, sqlite:<path> or a postgres:// URL',
+    schema: z.string().trim().refine((v) => parseStoreSpec(v) !== undefined),
+  },
+  historyRetentionMs: {
+    env: 'PENGUIFLOW_HISTORY_RETENTION',
+    default: 7 * 24 * 3600 * 1000,
+    meaning: 'How long stored events and trace records are kept before a background job prunes them: milliseconds or a duration such as 7d, 12h, 30m; 0 keeps them forever.',
+    expect: 'milliseconds or a duration such as 7d, 12h, 30m, 45s',
+    schema: z
+      .union([z.number(), z.string()])
+      .transform((v) => parseDuration(v) ?? -1)
+      .pipe(z.number().int().min(0)),
+  },
   drainTimeoutMs: {
     env: 'PENGUIFLOW_DRAIN_TIMEOUT_MS',
     default: 10_000,
     meaning: 'On SIGTERM/SIGINT, how long in-flight calls may finish before they are cut off.',
     expect: 'an integer from 0 to 600000',
     schema: intSchema(0, 600_000),
+  },
+  logFormat: {
+    env: 'PENGUIFLOW_LOG_FORMAT',
+    default: 'json',
+    meaning: 'Log format on stdout: json (structured, one object per line) or text (human-readable).',
+    expect: 'one of json, text',
+    schema: enumSchema(['json', 'text'] as const),
+  },
+  logRedact: {
+    env: 'PENGUIFLOW_LOG_REDACT',
+    default: [],
+    meaning: 'Comma-separated extra log paths to redact (pino paths such as user.email, *.ssn or headers["x-api-key"]); payloads, meta and credentials are always redacted.',
+    expect: 'a comma-separated list of paths like a.b, *.c or a["x-y"]',
+    schema: listSchema.pipe(z.array(z.string().regex(REDACT_PATH))),
+  },
+  logPayloads: {
+    env: 'PENGUIFLOW_LOG_PAYLOADS',
+    default: false,
+    meaning: 'Log message payloads (the access log then carries the request payload). Off by default: payloads never reach the logs.',
+    expect: 'true or false',
+    schema: boolSchema,
+  },
+  accessLog: {
+    env: 'PENGUIFLOW_ACCESS_LOG',
+    default: true,
+    meaning: 'Write one access log line per RPC (method, tenant, status code, duration, trace id) at info.',
+    expect: 'true or false',
+    schema: boolSchema,
+  },
+  metricsTenantLabel: {
+    env: 'PENGUIFLOW_METRICS_TENANT_LABEL',
+    default: false,
+    meaning: 'Add a tenant label to the node and gRPC metrics. Off by default: the number of tenants is unbounded.',
+    expect: 'true or false',
+    schema: boolSchema,
+  },
+  tenantMaxInflight: {
+    env: 'PENGUIFLOW_TENANT_MAX_INFLIGHT',
+    default: 1000,
+    meaning: 'Most traces one tenant may have in flight (admitted, not yet ended) across all flows; further Emit/Call/CallStream wait up to the admission wait, then get RESOURCE_EXHAUSTED. 0 = unlimited.',
+    expect: 'an integer from 0 to 10000000',
+    schema: intSchema(0, 10_000_000),
+  },
+  jwtSecret: {
+    env: 'PENGUIFLOW_JWT_SECRET',
+    default: '',
+    meaning: 'jwt mode: HS256 shared secret (at least 32 bytes). Set this or PENGUIFLOW_JWKS_FILE, not both. Never logged.',
+    expect: 'a string',
+    schema: z.string(),
+  },
+  jwksFile: {
+    env: 'PENGUIFLOW_JWKS_FILE',
+    default: '',
+    meaning: 'jwt mode: path of a JWKS file (JSON {"keys": [...]}) with the RS256/ES256 public keys tokens are verified against.',
+    expect: 'a file path',
+    schema: z.string().trim(),
+  },
+  jwtIssuer: {
+    env: 'PENGUIFLOW_JWT_ISSUER',
+    default: '',
+    meaning: 'jwt mode: when set, tokens must carry exactly this iss.',
+    expect: 'a string',
+    schema: z.string().trim(),
+  },
+  jwtAudience: {
+    env: 'PENGUIFLOW_JWT_AUDIENCE',
+    default: '',
+    meaning: 'jwt mode: when set, tokens\' aud must contain this value (comma-separated: any of these values).',
+    expect: 'a string',
+    schema: z.string().trim(),
+  },
+  jwtClockSkewMs: {
+    env: 'PENGUIFLOW_JWT_CLOCK_SKEW_MS',
+    default: 5_000,
+    meaning: 'jwt mode: clock skew tolerated when checking exp and nbf.',
+    expect: 'an integer from 0 to 600000',
+    schema: intSchema(0, 600_000),
+  },
+  tenantClaim: {
+    env: 'PENGUIFLOW_TENANT_CLAIM',
+    default: 'tenant',
+    meaning: 'jwt mode: name of the claim holding the caller\'s tenant.',
+    expect: 'a non-empty claim name',
+    schema: z.string().trim().min(1).max(256),
+  },
+  tlsCert: {
+    env: 'PENGUIFLOW_TLS_CERT',
+    default: '',
+    meaning: 'Path of the server\'s PEM certificate chain; with PENGUIFLOW_TLS_KEY the gRPC port speaks TLS (required in mtls mode).',
+    expect: 'a file path',
+    schema: z.string().trim(),
+  },
+  tlsKey: {
+    env: 'PENGUIFLOW_TLS_KEY',
+    default: '',
+    meaning: 'Path of the server\'s PEM private key.',
+    expect: 'a file path',
+    schema: z.string().trim(),
+  },
+  tlsClientCa: {
+    env: 'PENGUIFLOW_TLS_CLIENT_CA',
+    default: '',
+    meaning: 'mtls mode: path of the PEM CA bundle client certificates must chain to; clients without a valid certificate are refused.',
+    expect: 'a file path',
+    schema: z.string().trim(),
   },
 };
 
@@ -237,6 +402,7 @@ export interface ConfigVariableDoc {
 
 function renderDefault(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',');
+  if (value === '') return '(none)';
   return String(value);
 }
 
@@ -323,6 +489,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   return out as ServerConfig;
 }
 
+/** Defaults of {@link resolveConfig} that differ from the process's: in-process servers keep no files unless asked. */
+const EMBEDDED_DEFAULTS: Partial<ServerConfig> = { store: 'memory' };
+
 /**
  * The defaults with `overrides` applied and validated: the in-process way to
  * configure `startServer` (tests, embedding) without touching the environment.
@@ -333,7 +502,7 @@ export function resolveConfig(overrides: Partial<ServerConfig> = {}): ServerConf
   const out: Partial<Record<keyof ServerConfig, unknown>> = {};
   for (const key of KEYS) {
     const value = overrides[key];
-    out[key] = value === undefined ? structuredClone(VARIABLES[key].default) : parseOne(key, value, '');
+    out[key] = value === undefined ? structuredClone(key in EMBEDDED_DEFAULTS ? EMBEDDED_DEFAULTS[key] : VARIABLES[key].default) : parseOne(key, value, '');
   }
   return out as ServerConfig;
 }

@@ -9,6 +9,7 @@ import type { EventLog } from './event-log.js';
 import { HostedFlow } from './hosted-flow.js';
 import { isFlowLike } from './runtime-guards.js';
 import { ServiceError } from './status.js';
+import type { DurableTraces } from './store-event-log.js';
 
 /** Options of {@link FlowHost.create}. */
 export interface FlowHostOptions {
@@ -19,6 +20,8 @@ export interface FlowHostOptions {
   retentionMs: number;
   maxRetainedTraces: number;
   logger: Logger;
+  /** Persists trace ownership and idempotency keys; see `HostedFlowOptions.durable`. */
+  durable?: DurableTraces | undefined;
 }
 
 /**
@@ -67,6 +70,7 @@ export class FlowHost {
           retentionMs: opts.retentionMs,
           maxRetainedTraces: opts.maxRetainedTraces,
           logger,
+          durable: opts.durable,
         }),
       );
     }

@@ -92,6 +92,11 @@ function prepare<Req>(method: string, call: GrpcCall<Req>, ctx: BindingContext, 
     get peer() {
       return call.getPeer();
     },
+    get peerCertificate() {
+      const cert = call.getAuthContext().sslPeerCertificate;
+      // Node reports "no certificate" as an empty object.
+      return cert === undefined || Object.keys(cert).length === 0 ? undefined : cert;
+    },
     identity: undefined,
     isOver,
     abort: (reason) => controller.abort(reason),

@@ -9,7 +9,9 @@ import type { EventLog } from './event-log.js';
 import { describeFlow } from './flow-info.js';
 import { IdempotencyCache } from './idempotency-cache.js';
 import { isFlowErrorLike, isRuntimeError, isTraceEnded } from './runtime-guards.js';
+import { isTraceparent } from '../observability/trace-context.js';
 import { ServiceError } from './status.js';
+import type { DurableTraces } from './store-event-log.js';
 import { parseTraceKey, traceKey } from './trace-key.js';
 import type { TraceItem, TraceOutcome, TraceRecord } from './trace-record.js';
 import { TraceTable } from './trace-table.js';
@@ -27,6 +29,8 @@ export interface HostedFlowOptions {
   /** Most ended traces (and idempotency keys, times ten) remembered. */
   maxRetainedTraces: number;
   logger: Logger;
+  /** Persists trace ownership and idempotency keys (a durable store); undefined keeps them in memory only. */
+  durable?: DurableTraces | undefined;
 }
 
 /** Options of {@link HostedFlow.emit}. */
@@ -35,6 +39,8 @@ export interface HostedEmitOptions {
   idempotencyKey?: string | undefined;
   /** Aborts waiting for admission (full ingress queue) or for a duplicate's first attempt; rejects with its reason. */
   signal?: AbortSignal;
+  /** The server generated the trace id for this request: no stored history can exist, so the store is not asked. */
+  generatedTraceId?: boolean | undefined;
 }
 
 /** Result of {@link HostedFlow.emit}. */
@@ -108,9 +114,10 @@ export class HostedFlow {
   readonly #table: TraceTable;
   readonly #idempotency: IdempotencyCache;
   readonly #eventLog: EventLog;
+  readonly #durable: DurableTraces | undefined;
   readonly #logger: Logger;
-  /** Decided once: checking the level per event would cost on the hot path. */
-  readonly #logEvents: boolean;
+  /** W3C traceparent of each trace's current run (from its message meta), stamped on its events. */
+  readonly #traceparents = new WeakMap<TraceRecord, string>();
 
   constructor(opts: HostedFlowOptions) {
     this.name = opts.name;
@@ -118,8 +125,8 @@ export class HostedFlow {
     this.flow = opts.flow;
     this.info = describeFlow(opts.name, opts.description, opts.flow);
     this.#eventLog = opts.eventLog;
+    this.#durable = opts.durable;
     this.#logger = opts.logger;
-    this.#logEvents = opts.logger.isLevelEnabled('debug');
     this.#table = new TraceTable({
       capacity: opts.flow.queueMaxsize,
       retentionMs: opts.retentionMs,
@@ -164,7 +171,7 @@ export class HostedFlow {
    */
   async emit(tenant: string, message: Message, opts: HostedEmitOptions = {}): Promise<HostedEmitResult> {
     const key = opts.idempotencyKey;
-    if (key === undefined) return { traceId: message.traceId, deduplicated: false, record: await this.#admit(tenant, message, opts.signal) };
+    if (key === undefined) return { traceId: message.traceId, deduplicated: false, record: await this.#admit(tenant, message, opts.signal, opts.generatedTraceId) };
     for (;;) {
       const claimed = this.#idempotency.claim(tenant, key, message.traceId);
       if ('existing' in claimed) {
@@ -173,7 +180,14 @@ export class HostedFlow {
         continue; // the first attempt failed and released the key: claim it again
       }
       try {
-        const record = await this.#admit(tenant, message, opts.signal);
+        // The key may be stored from before a restart.
+        const stored = this.#durable === undefined ? undefined : await raceAbort(this.#durable.findKey(tenant, this.name, key), opts.signal);
+        if (stored !== undefined) {
+          claimed.claim.settle(false);
+          return { traceId: stored, deduplicated: true, record: this.record(tenant, stored) };
+        }
+        const record = await this.#admit(tenant, message, opts.signal, opts.generatedTraceId);
+        await this.#durable?.saveKey(tenant, this.name, key, message.traceId);
         claimed.claim.settle(true);
         return { traceId: message.traceId, deduplicated: false, record };
       } catch (err) {
@@ -212,9 +226,19 @@ export class HostedFlow {
     };
   }
 
-  async #admit(tenant: string, message: Message, signal: AbortSignal | undefined): Promise<TraceRecord> {
+  async #admit(tenant: string, message: Message, signal: AbortSignal | undefined, generatedTraceId = false): Promise<TraceRecord> {
     const key = traceKey(tenant, message.traceId);
+    if (this.#durable !== undefined) {
+      // Store backpressure: admit nothing new while the write buffer is full.
+      if (!this.#durable.hasRoom()) await this.#durable.waitForRoom(signal);
+      const existing = this.#table.get(key);
+      if ((existing === undefined || existing.ended) && !generatedTraceId) {
+        const prepared = this.#durable.prepareTrace(tenant, message.traceId);
+        if (prepared !== undefined) await raceAbort(prepared, signal);
+      }
+    }
     let record = this.#table.get(key);
+    const fresh = record === undefined || record.ended;
     if (record === undefined) {
       record = this.#table.create(key, tenant, message.traceId);
       this.#retainEvents(record);
@@ -222,6 +246,12 @@ export class HostedFlow {
       record.reopen();
       this.#table.markRunning(record);
       this.#retainEvents(record);
+    }
+    const traceparent = message.meta.traceparent;
+    if (isTraceparent(traceparent)) {
+      if (fresh || !this.#traceparents.has(record)) this.#traceparents.set(record, traceparent);
+    } else if (fresh) {
+      this.#traceparents.delete(record);
     }
     record.pendingEmits++;
     // Bumped before the runtime sees the emit: a pump whose fetch started
@@ -231,6 +261,7 @@ export class HostedFlow {
     try {
       await this.flow.emit(message, signal === undefined ? { traceId: key } : { traceId: key, signal });
       admitted = true;
+      if (!record.admitted) this.#durable?.traceStarted(tenant, this.name, message.traceId);
       record.admitted = true;
     } finally {
       record.pendingEmits--;
@@ -293,6 +324,7 @@ export class HostedFlow {
   #end(record: TraceRecord, outcome: TraceOutcome): void {
     if (record.ended) return;
     record.finish(outcome);
+    this.#durable?.traceEnded(record.tenant, this.name, record.traceId, outcome.status);
     this.#table.markEnded(record);
     this.#releaseEvents(record);
   }
@@ -311,11 +343,16 @@ export class HostedFlow {
 
   #onEvent(event: FlowEvent): void {
     if (event.traceId === undefined) return;
-    const owner = parseTraceKey(event.traceId);
+    const record = this.#table.get(event.traceId);
+    // The record's tenant and trace id (the same strings for every event of
+    // the trace) spare parsing the key and re-hashing it per event.
+    const owner = record ?? parseTraceKey(event.traceId);
     if (owner === undefined) return;
+    // The caller's W3C trace context travels with every event of its trace
+    // (to the event log, SubscribeEvents/GetHistory, logs and spans); the
+    // runtime builds a fresh `extra` per event, so this touches no other.
+    const traceparent = record === undefined ? undefined : this.#traceparents.get(record);
+    if (traceparent !== undefined) event.extra.traceparent = traceparent;
     this.#eventLog.append(this.name, owner.tenant, owner.traceId, event);
-    // Events carry no payloads, so they are safe to log (as logFlowEvents
-    // does), with the client's trace id instead of the runtime key.
-    if (this.#logEvents) this.#logger.debug({ ...event.toPayload(), trace_id: owner.traceId, tenant: owner.tenant }, event.eventType);
   }
 }

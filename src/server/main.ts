@@ -4,10 +4,12 @@
  * Loads the configuration (a bad value exits 2 with one line on stderr
  * naming the variable), starts the server, logs one JSON line with the
  * bound port, and on SIGTERM/SIGINT drains and exits 0. A second signal
- * exits at once with 1.
+ * exits at once with 1. A signal that arrives while the server is still
+ * starting is honoured as soon as it has started; a drain that overruns its
+ * timeout by {@link DRAIN_WATCHDOG_MS} exits 1.
  */
 import type { Logger } from 'pino';
-import { createLogger } from '../observability/logger.js';
+import { configureLogging } from '../observability/logger.js';
 import { ConfigError, loadConfig, type ServerConfig } from './config.js';
 import { startServer, type RunningServer } from './server.js';
 
@@ -20,16 +22,26 @@ function errorFields(err: unknown): { type: string; message: string } {
   return err instanceof Error ? { type: err.name, message: err.message } : { type: typeof err, message: String(err) };
 }
 
-function installSignalHandlers(server: RunningServer, logger: Logger): void {
+/** Slack past the drain timeout before a stuck shutdown is abandoned (exit 1). */
+const DRAIN_WATCHDOG_MS = 5_000;
+
+/**
+ * Handles SIGTERM/SIGINT from the very start: the first signal drains (at
+ * once, or as soon as the server has started), a second one exits 1 at
+ * once without draining.
+ */
+function installSignalHandlers(logger: Logger, drainTimeoutMs: number): { started(server: RunningServer): void } {
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal received; exiting without draining');
+  let server: RunningServer | undefined;
+  let pending: NodeJS.Signals | undefined;
+  const drain = (srv: RunningServer, signal: NodeJS.Signals): void => {
+    logger.info({ signal, drainTimeoutMs }, 'shutting down: draining in-flight calls and traces');
+    const watchdog = setTimeout(() => {
+      logger.error({ drainTimeoutMs }, 'shutdown did not finish in time; exiting without completing it');
       process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down: draining in-flight calls');
-    server.close().then(
+    }, drainTimeoutMs + DRAIN_WATCHDOG_MS);
+    watchdog.unref();
+    srv.close().then(
       () => {
         logger.info('server stopped');
         process.exit(0);
@@ -40,8 +52,27 @@ function installSignalHandlers(server: RunningServer, logger: Logger): void {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal received; exiting without draining');
+      process.exit(1);
+    }
+    stopping = true;
+    if (server === undefined) {
+      logger.info({ signal }, 'signal received while starting; shutting down once started');
+      pending = signal;
+      return;
+    }
+    drain(server, signal);
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  return {
+    started: (srv) => {
+      server = srv;
+      if (pending !== undefined) drain(srv, pending);
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -52,7 +83,8 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) exitWithLine(err.message, 2);
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = configureLogging({ structured: config.logFormat === 'json', level: config.logLevel, redact: config.logRedact, logPayloads: config.logPayloads });
+  const signals = installSignalHandlers(logger, config.drainTimeoutMs);
   process.on('uncaughtException', (err) => {
     logger.fatal({ err: errorFields(err) }, 'uncaught exception; exiting');
     process.exit(1);
@@ -70,10 +102,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info(
-    { port: server.port, host: config.host, auth: config.auth, flows: server.flows.list().map((f) => f.name) },
-    `penguiflow server listening on ${config.host}:${server.port}`,
+    { port: server.port, opsPort: server.opsPort, host: config.host, auth: config.auth, flows: server.flows.list().map((f) => f.name) },
+    `penguiflow server listening on ${config.host}:${server.port} (ops http on port ${server.opsPort}: /metrics /healthz /readyz)`,
   );
-  installSignalHandlers(server, logger);
+  signals.started(server);
 }
 
 main().catch((err: unknown) => {

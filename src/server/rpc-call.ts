@@ -3,6 +3,7 @@
  * interceptor chain that runs before every handler.
  */
 import type { Metadata } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import type { AuthMode } from './config.js';
 import { ServiceError } from './status.js';
 
@@ -36,8 +37,18 @@ export interface RpcCall<Req = unknown> {
   readonly signal: AbortSignal;
   /** Remote address, for logs (computed on first read). */
   readonly peer: string;
+  /** The client's TLS certificate when the connection is TLS and the client sent one (read by `mtls` auth). */
+  readonly peerCertificate: PeerCertificate | undefined;
   /** Set by the auth interceptor; handlers read it through {@link identityOf}. */
   identity: Identity | undefined;
+  /**
+   * W3C traceparent of the server's RPC span (the caller's trace, when it
+   * sent a valid `traceparent`); set by the tracing interceptor and carried
+   * into the message meta by Emit/Call/CallStream.
+   */
+  traceparent?: string;
+  /** The client trace id this call concerns, once a handler knows it (for the access log). */
+  traceId?: string;
   /**
    * True once a response can no longer reach the client: the signal
    * aborted, or the deadline is reached. The deadline check matters

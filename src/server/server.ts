@@ -1,11 +1,13 @@
 /**
  * Starting and stopping the gRPC server in process.
  */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { FlowService } from '../gen/penguiflow/v1/flow_service_pb.js';
-import { createLogger } from '../observability/logger.js';
+import { configureLogging } from '../observability/logger.js';
+import type { ServerMetrics } from '../observability/metrics.js';
+import type { OpsServer } from '../observability/ops-server.js';
 import { authInterceptor } from './auth.js';
 import { CallRegistry } from './call-registry.js';
 import type { ServerConfig } from './config.js';
@@ -17,10 +19,15 @@ import { loadFlowDefinitions } from './flow-loader.js';
 import { flowServiceImplementation } from './flow-service.js';
 import type { BindingContext } from './grpc-binding.js';
 import type { HandlerContext } from './handlers/handler-context.js';
-import { InMemoryEventLog } from './in-memory-event-log.js';
+import { createEventLog } from './event-log-factory.js';
+import { waitForTraces, waitUntil, type ReadinessCheck } from './lifecycle.js';
+import { createOperations } from './operations.js';
 import { addReflection } from './reflection.js';
 import { flowServiceServerDefinition } from './service-definition.js';
 import { ServiceError } from './status.js';
+import { StoreEventLog } from './store-event-log.js';
+import { TenantQuota } from './tenant-quota.js';
+import { serverCredentials } from './tls.js';
 
 /** Name under which the health service reports FlowService. */
 export const FLOW_SERVICE_NAME = FlowService.typeName;
@@ -42,10 +49,14 @@ export interface StartServerOptions {
   logger?: Logger;
   /** Flows to host besides the demo flows and `config.flows` (embedding, tests). */
   flows?: readonly FlowDefinition[];
-  /** Event log; default in memory. */
+  /** Event log; default per `config.store` (a caller-supplied log is not closed by the server). */
   eventLog?: EventLog;
   /** Environment consulted for NODE_ENV; default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Dependencies readiness waits for (e.g. the state store): `/readyz` and gRPC health are NOT_SERVING while one fails. */
+  readinessChecks?: readonly ReadinessCheck[];
+  /** Register prom-client's process metrics in this server's registry; default true. */
+  processMetrics?: boolean;
 }
 
 /** Options of {@link RunningServer.close}. */
@@ -62,6 +73,10 @@ export interface RunningServer {
   readonly flows: FlowHost;
   /** The event log in use. */
   readonly eventLog: EventLog;
+  /** The bound ops HTTP port (/metrics, /healthz, /readyz); the real one when `config.opsPort` was 0. */
+  readonly opsPort: number;
+  /** This server's metrics (its own prom-client registry). */
+  readonly metrics: ServerMetrics;
   /**
    * Shuts down: health turns NOT_SERVING, new calls get UNAVAILABLE,
    * SubscribeEvents streams end with UNAVAILABLE, other in-flight calls get
@@ -80,10 +95,16 @@ function bindAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function bind(server: Server, address: string): Promise<number> {
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
   });
+}
+
+/** `/readyz` and gRPC health fail while the state store does not answer or its writes fail. */
+function storeReadiness(durable: StoreEventLog | undefined): ReadinessCheck[] {
+  if (durable === undefined) return [];
+  return [{ name: 'state_store', check: () => durable.ping().then(() => true, () => false) }];
 }
 
 /**
@@ -96,10 +117,15 @@ function bind(server: Server, address: string): Promise<number> {
  *   flow modules); the bind error when the address is taken.
  */
 export async function startServer(config: ServerConfig, opts: StartServerOptions = {}): Promise<RunningServer> {
-  const logger = opts.logger ?? createLogger({ level: config.logLevel });
-  const auth = authInterceptor(config.auth, logger, opts.env);
+  const logger =
+    opts.logger ?? configureLogging({ structured: config.logFormat === 'json', level: config.logLevel, redact: config.logRedact, logPayloads: config.logPayloads });
+  const auth = authInterceptor(config.auth, logger, opts.env, config);
+  const credentials = serverCredentials(config);
   const definitions = await loadFlowDefinitions({ demoFlows: config.demoFlows, modules: config.flows, definitions: opts.flows ?? [] });
-  const eventLog = opts.eventLog ?? new InMemoryEventLog({ retentionMs: config.traceRetentionMs, maxReleasedTraces: config.maxRetainedTraces });
+  // A durable store (PENGUIFLOW_STORE) backs the event log, trace ownership and idempotency keys.
+  const created = opts.eventLog === undefined ? await createEventLog(config, logger) : undefined;
+  const eventLog = opts.eventLog ?? created!.eventLog;
+  const durable = created?.durable ?? (eventLog instanceof StoreEventLog ? eventLog : undefined);
   const host = await FlowHost.create({
     definitions,
     queueMaxsize: config.queueMaxsize,
@@ -107,16 +133,19 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     retentionMs: config.traceRetentionMs,
     maxRetainedTraces: config.maxRetainedTraces,
     logger,
+    durable,
   });
 
+  const ops = createOperations({ config, logger, host, service: FLOW_SERVICE_NAME, readinessChecks: [...(opts.readinessChecks ?? []), ...storeReadiness(durable)], processMetrics: opts.processMetrics ?? true });
   const calls = new CallRegistry();
-  const binding: BindingContext = { interceptors: [drainInterceptor(calls), auth], calls, logger };
+  const binding: BindingContext = { interceptors: [...ops.interceptors, drainInterceptor(calls), auth], calls, logger };
   const ctx: HandlerContext = {
     host,
     eventLog,
     limits: { maxMessageBytes: config.maxMessageBytes, maxPayloadDepth: config.maxPayloadDepth, maxMetaKeys: config.maxMetaKeys },
     cancelOnDisconnect: config.cancelOnDisconnect,
     admissionWaitMs: config.admissionWaitMs,
+    tenantQuota: new TenantQuota(config.tenantMaxInflight),
     logger,
   };
 
@@ -125,38 +154,55 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   const health = new HealthImplementation({ '': 'NOT_SERVING', [FLOW_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
   addReflection(server);
+  const readiness = ops.attachHealth(health, ['', FLOW_SERVICE_NAME]);
 
   let port: number;
+  let opsServer: OpsServer | undefined;
   try {
-    port = await bind(server, bindAddress(config.host, config.port));
+    opsServer = await ops.listen();
+    port = await bind(server, bindAddress(config.host, config.port), credentials);
   } catch (err) {
     server.forceShutdown();
+    await opsServer?.close();
     await host.stop();
+    await created?.durable?.close();
     throw err;
   }
   host.start();
-  health.setStatus('', 'SERVING');
-  health.setStatus(FLOW_SERVICE_NAME, 'SERVING');
+  durable?.start();
+  await readiness.start();
+  const opsBound = opsServer;
 
   let closing: Promise<void> | undefined;
   const close = (closeOpts: CloseOptions = {}): Promise<void> => {
     closing ??= (async () => {
       const drainTimeoutMs = closeOpts.drainTimeoutMs ?? config.drainTimeoutMs;
-      health.setStatus('', 'NOT_SERVING');
-      health.setStatus(FLOW_SERVICE_NAME, 'NOT_SERVING');
+      const deadline = Date.now() + drainTimeoutMs;
+      readiness.startDraining();
       calls.startDraining(() => ServiceError.unavailable());
       const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-      const drained = await Promise.race([graceful.then(() => true), delay(drainTimeoutMs).then(() => false)]);
+      // FlowService calls are what the drain waits for; other streams (a
+      // Health.Watch, reflection) never end on their own and are cut below.
+      const drained = await Promise.race([graceful.then(() => true), waitUntil(() => calls.size === 0, deadline)]);
       if (!drained) {
         logger.warn({ inFlight: calls.size, drainTimeoutMs }, 'drain timeout reached; cutting off in-flight calls');
         calls.abortAll(() => ServiceError.unavailable('the server shut down before the call completed'));
         const settled = await Promise.race([graceful.then(() => true), delay(FORCE_GRACE_MS).then(() => false)]);
         if (!settled) server.forceShutdown();
+      } else {
+        // Traces started by Emit (no call waits for them) may finish too.
+        const left = await waitForTraces(host, deadline);
+        if (left > 0) logger.warn({ tracesInFlight: left, drainTimeoutMs }, 'drain timeout reached; stopping flows with traces in flight');
+        const settled = await Promise.race([graceful.then(() => true), delay(FORCE_GRACE_MS).then(() => false)]);
+        if (!settled) server.forceShutdown();
       }
       await host.stop();
+      // Writes the buffered history and closes the store this server opened.
+      await created?.durable?.close();
+      await opsBound.close();
     })();
     return closing;
   };
 
-  return { port, flows: host, eventLog, close };
+  return { port, opsPort: opsBound.port, metrics: ops.metrics, flows: host, eventLog, close };
 }

@@ -22,6 +22,9 @@ import { isRuntimeError } from './runtime-guards.js';
 /** `ErrorInfo.domain` of every error this service sends. */
 export const ERROR_DOMAIN = 'penguiflow.dev';
 
+/** Trailer telling gRPC clients how long to wait before retrying (set with RetryInfo). */
+export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';
+
 /** Name of the binary trailer that carries the encoded `google.rpc.Status`. */
 export const STATUS_DETAILS_TRAILER = 'grpc-status-details-bin';
 
@@ -214,5 +217,7 @@ export function toGrpcStatus(err: ServiceError): GrpcStatusObject {
   const encoded = toBinary(StatusSchema, create(StatusSchema, { code, message: err.message, details }));
   const metadata = new Metadata();
   metadata.set(STATUS_DETAILS_TRAILER, Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength));
+  // gRPC's retry pushback (A6): clients with a retry policy wait this long.
+  if (err.retryDelayMs !== undefined) metadata.set(RETRY_PUSHBACK_TRAILER, String(Math.max(0, Math.round(err.retryDelayMs))));
   return { code, details: err.message, message: err.message, metadata };
 }

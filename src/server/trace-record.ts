@@ -78,6 +78,7 @@ export class TraceRecord {
   #outcome: TraceOutcome | undefined;
   #previous: TraceOutcome | undefined;
   #room: (() => void) | undefined;
+  #endListeners: (() => void)[] = [];
 
   constructor(key: string, tenant: string, traceId: string, capacity: number) {
     this.key = key;
@@ -165,9 +166,18 @@ export class TraceRecord {
     this.#outcome = outcome;
     this.endedAt = now;
     if (outcome.status === 'CANCELLED') this.#items.clear();
+    const listeners = this.#endListeners;
+    this.#endListeners = [];
+    for (const listener of listeners) listener();
     // Readers wait only while the log is empty, so all of them get the end.
     for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) w.resolve(outcome);
     this.#wakeProducer();
+  }
+
+  /** Calls `listener` once, when the current run ends (at once when it already ended). */
+  onceEnded(listener: () => void): void {
+    if (this.#outcome !== undefined) listener();
+    else this.#endListeners.push(listener);
   }
 
   /**

@@ -22,7 +22,7 @@ let server: Awaited<ReturnType<typeof startServer>>;
 let savedUrl: string | undefined;
 
 beforeAll(async () => {
-  server = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent' }));
+  server = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, opsPort: 0, logLevel: 'silent' }));
   savedUrl = process.env.PENGUIFLOW_URL;
   process.env.PENGUIFLOW_URL = `http://127.0.0.1:${server.port}`;
 });

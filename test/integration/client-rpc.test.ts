@@ -14,7 +14,7 @@ let client: FlowClient;
 const TENANT = 'client-it';
 
 beforeAll(async () => {
-  server = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent' }));
+  server = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, opsPort: 0, logLevel: 'silent' }));
   baseUrl = `http://127.0.0.1:${server.port}`;
   client = createFlowClient({ baseUrl, tenant: TENANT, defaultTimeoutMs: 10_000 });
 });
@@ -520,7 +520,7 @@ describe('RESOURCE_EXHAUSTED (server with 1-slot queues and no admission wait)',
   let tight: Awaited<ReturnType<typeof startServer>>;
   let tightClient: FlowClient;
   beforeAll(async () => {
-    tight = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', queueMaxsize: 1, admissionWaitMs: 0 }));
+    tight = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, opsPort: 0, logLevel: 'silent', queueMaxsize: 1, admissionWaitMs: 0 }));
     tightClient = createFlowClient({ baseUrl: `http://127.0.0.1:${tight.port}`, tenant: TENANT, defaultTimeoutMs: 5_000 });
   });
   afterAll(async () => {

@@ -40,6 +40,23 @@ describe('loadConfig', () => {
       maxRetainedTraces: 10_000,
       admissionWaitMs: 5_000,
       drainTimeoutMs: 10_000,
+      store: 'sqlite:./data/penguiflow.db',
+      historyRetentionMs: 7 * 24 * 3600 * 1000,
+      logFormat: 'json',
+      logRedact: [],
+      logPayloads: false,
+      accessLog: true,
+      metricsTenantLabel: false,
+      tenantMaxInflight: 1000,
+      jwtSecret: '',
+      jwksFile: '',
+      jwtIssuer: '',
+      jwtAudience: '',
+      jwtClockSkewMs: 5_000,
+      tenantClaim: 'tenant',
+      tlsCert: '',
+      tlsKey: '',
+      tlsClientCa: '',
     });
   });
 

@@ -27,7 +27,7 @@ afterAll(() => {
 
 function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  return { ...env, PENGUIFLOW_HOST: '127.0.0.1', PENGUIFLOW_PORT: '0', ...extra };
+  return { ...env, PENGUIFLOW_HOST: '127.0.0.1', PENGUIFLOW_PORT: '0', PENGUIFLOW_OPS_PORT: '0', ...extra };
 }
 
 /** Starts the server and resolves with the port from its "listening" log line. */

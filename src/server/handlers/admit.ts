@@ -7,6 +7,7 @@ import { decodeInboundMessage } from '../inbound-message.js';
 import { checkFlowName, checkIdempotencyKey, Violations } from '../request-validation.js';
 import { identityOf, type RpcCall } from '../rpc-call.js';
 import { ServiceError } from '../status.js';
+import type { QuotaLease } from '../tenant-quota.js';
 import type { HandlerContext } from './handler-context.js';
 
 /** The fields Emit, Call and CallStream requests share. */
@@ -34,7 +35,8 @@ const ADMISSION_RETRY_MS = 1000;
  * another tenant).
  *
  * @throws ServiceError RESOURCE_EXHAUSTED (with RetryInfo and QuotaFailure)
- *   when the ingress stayed full for the whole admission wait; the call's
+ *   when the tenant stayed at its in-flight quota, or the ingress stayed
+ *   full, for the whole admission wait; the call's
  *   abort reason (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE) when it ended
  *   first; CANCELLED when the trace id is being cancelled right now.
  */
@@ -51,6 +53,9 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
   );
   v.throwIfAny();
   if (inbound === undefined) throw new ServiceError('INVALID_ARGUMENT', 'message: required', { fieldViolations: [{ field: 'message', description: 'required' }] });
+  call.traceId = inbound.message.traceId;
+  // The caller's W3C trace context (gRPC metadata) rides in the message meta.
+  if (call.traceparent !== undefined) inbound.message.meta.traceparent = call.traceparent;
   const hosted = ctx.host.get(req.flow);
   if (inbound.requestedTenant !== '' && inbound.requestedTenant !== tenant) {
     throw new ServiceError('PERMISSION_DENIED', 'message.headers.tenant differs from the caller\'s tenant', { reason: 'TENANT_MISMATCH' });
@@ -60,20 +65,61 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
   // event loop) must not start work nobody will receive.
   call.throwIfOver();
   // Admission timing out gives up on the whole call, so it reuses the
-  // call's own signal rather than allocating another per request.
+  // call's own signal rather than allocating another per request. The
+  // wait covers both stages: the tenant's quota, then the flow's ingress.
+  let stage: 'quota' | 'ingress' = 'quota';
   const timer = setTimeout(() => {
-    call.abort(
-      new ServiceError('RESOURCE_EXHAUSTED', `flow ${hosted.name} is saturated: its ingress queue stayed full for ${ctx.admissionWaitMs} ms`, {
-        reason: 'ADMISSION_TIMEOUT',
-        retryDelayMs: ADMISSION_RETRY_MS,
-        quotaViolations: [{ subject: `flow:${hosted.name}`, description: 'ingress queue full past the admission wait' }],
-      }),
-    );
+    call.abort(stage === 'quota' ? quotaExhausted(tenant, ctx) : ingressExhausted(hosted.name, ctx.admissionWaitMs));
   }, ctx.admissionWaitMs);
+  let lease: QuotaLease | undefined;
   try {
-    const result = await hosted.emit(tenant, inbound.message, { idempotencyKey: req.idempotencyKey, signal: call.signal });
+    // A message for a trace of the caller that is running now joins that
+    // trace: it starts nothing new, so it takes no slot.
+    const joins = (): boolean => {
+      const running = hosted.record(tenant, inbound.message.traceId);
+      return running !== undefined && !running.ended;
+    };
+    if (ctx.tenantQuota !== undefined && !joins()) {
+      lease = await ctx.tenantQuota.acquire(tenant, call.signal);
+      if (joins()) {
+        lease.release();
+        lease = undefined;
+      }
+    }
+    stage = 'ingress';
+    const result = await hosted.emit(tenant, inbound.message, {
+      idempotencyKey: req.idempotencyKey,
+      signal: call.signal,
+      generatedTraceId: (req.message?.traceId ?? '') === '',
+    });
+    if (lease !== undefined) {
+      const held = lease;
+      lease = undefined;
+      // The slot is held until the trace's run ends.
+      if (result.deduplicated || result.record === undefined) held.release();
+      else result.record.onceEnded(() => held.release());
+    }
+    call.traceId = result.traceId;
     return { ...result, hosted, tenant };
   } finally {
     clearTimeout(timer);
+    lease?.release();
   }
+}
+
+function quotaExhausted(tenant: string, ctx: HandlerContext): ServiceError {
+  const max = ctx.tenantQuota?.maxInflight ?? 0;
+  return new ServiceError('RESOURCE_EXHAUSTED', `tenant ${tenant} has ${max} traces in flight (its quota) for the whole admission wait of ${ctx.admissionWaitMs} ms`, {
+    reason: 'TENANT_QUOTA_EXCEEDED',
+    retryDelayMs: ADMISSION_RETRY_MS,
+    quotaViolations: [{ subject: `tenant:${tenant}`, description: `at most ${max} in-flight traces per tenant (PENGUIFLOW_TENANT_MAX_INFLIGHT)` }],
+  });
+}
+
+function ingressExhausted(flow: string, waitMs: number): ServiceError {
+  return new ServiceError('RESOURCE_EXHAUSTED', `flow ${flow} is saturated: its ingress queue stayed full for ${waitMs} ms`, {
+    reason: 'ADMISSION_TIMEOUT',
+    retryDelayMs: ADMISSION_RETRY_MS,
+    quotaViolations: [{ subject: `flow:${flow}`, description: 'ingress queue full past the admission wait' }],
+  });
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { EventLog } from '../event-log.js';
 import type { FlowHost } from '../flow-host.js';
 import type { MessageLimits } from '../inbound-message.js';
+import type { TenantQuota } from '../tenant-quota.js';
 
 /** Shared, immutable dependencies of the handlers. */
 export interface HandlerContext {
@@ -15,5 +16,7 @@ export interface HandlerContext {
   readonly cancelOnDisconnect: boolean;
   /** Wait for room on a full ingress queue before RESOURCE_EXHAUSTED. */
   readonly admissionWaitMs: number;
+  /** Per-tenant cap on in-flight traces; absent = unlimited. */
+  readonly tenantQuota?: TenantQuota;
   readonly logger: Logger;
 }

@@ -58,8 +58,8 @@ const Ctor = grpc.makeGenericClientConstructor(flowServiceClientDefinition(), 'F
 export class TestClient {
   readonly raw: AnyClient;
 
-  constructor(address: string) {
-    this.raw = new Ctor(address, grpc.credentials.createInsecure()) as unknown as AnyClient;
+  constructor(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ClientOptions = {}) {
+    this.raw = new Ctor(address, credentials, options) as unknown as AnyClient;
   }
 
   static options(opts: CallOptions = {}): { metadata: grpc.Metadata; callOptions: grpc.CallOptions } {

@@ -20,7 +20,7 @@ export interface Harness {
 
 /** Starts a server on 127.0.0.1:0 with quiet logs and the given overrides. */
 export async function startHarness(overrides: Partial<ServerConfig> = {}, opts: StartServerOptions = {}): Promise<Harness> {
-  const config = resolveConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...overrides });
+  const config = resolveConfig({ host: '127.0.0.1', port: 0, opsPort: 0, logLevel: 'silent', ...overrides });
   const server = await startServer(config, { logger: createLogger({ level: 'silent' }), ...opts });
   const address = `127.0.0.1:${server.port}`;
   const clients: TestClient[] = [];
