@@ -243,7 +243,7 @@ def test_call_timeout_is_deadline_exceeded_and_stops_the_trace(client: FlowClien
     # The call's deadline was also the message deadline, so one of two things
     # stops the 5 s node at once: the server cancelling the trace because the
     # call's deadline passed (trace_cancel_*), or the runtime aborting the node
-    # because the message deadline passed (node_failed DEADLINE_EXCEEDED),
+    # because the message deadline passed (node_timeout tagged DEADLINE_EXCEEDED),
     # whichever fires first.
     types = eventually(lambda: trace_stopped(client.get_history("slow", trace_id, timeout=5)))
     assert "node_success" not in types
@@ -253,8 +253,10 @@ def trace_stopped(history: list[FlowEventData]) -> list[str] | None:
     types = event_types(history)
     if types and types[-1] == "trace_cancel_finish":
         return types
-    failed = [e for e in history if e.event_type == "node_failed"]
-    if failed and failed[-1].extra.get("code") == "DEADLINE_EXCEEDED":
+    if types and types[-1] == "deadline_skip":
+        return types
+    timed_out = [e for e in history if e.event_type == "node_timeout"]
+    if timed_out and timed_out[-1].extra.get("code") == "DEADLINE_EXCEEDED":
         return types
     return None
 

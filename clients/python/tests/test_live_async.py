@@ -38,7 +38,9 @@ async def wait_until_stopped(client: AsyncFlowClient, flow: str, trace_id: str) 
         types = [e.event_type for e in history]
         if types and types[-1] == "trace_cancel_finish":
             return
-        if any(e.event_type == "node_failed" and e.extra.get("code") == "DEADLINE_EXCEEDED" for e in history):
+        if types and types[-1] == "deadline_skip":
+            return
+        if any(e.event_type == "node_timeout" and e.extra.get("code") == "DEADLINE_EXCEEDED" for e in history):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{trace_id} kept running: {types}")
