@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EmitChunkArgs } from './context.js';
+import { OldestFirst } from '../util/oldest-first.js';
 import { Deque } from './deque.js';
 import { Edge, type Item } from './edge.js';
 import {
@@ -114,8 +115,6 @@ interface Taker {
 }
 
 interface EndedRecord {
-  /** Which insertion of this id in `#endedOrder` is current. */
-  gen?: number;
   status: TraceStatus;
   error: FlowError | undefined;
 }
@@ -148,12 +147,7 @@ export class Flow implements InvocationHost {
   readonly #edges: Edge[] = [];
   readonly #traces = new Map<string, TraceState>();
   readonly #ended = new Map<string, EndedRecord>();
-  /**
-   * Insertion order of `#ended` for O(1) eviction: evicting through
-   * `Map.keys().next()` walks over every deleted slot at the front.
-   */
-  readonly #endedOrder = new Deque<{ id: string; gen: number }>();
-  #endedGen = 0;
+  readonly #oldestEnded = new OldestFirst(() => this.#ended.keys());
   readonly #endedCap: number;
   readonly #untraced: OutputBucket;
   readonly #untracedStreams = new Map<string, number>();
@@ -263,7 +257,6 @@ export class Flow implements InvocationHost {
     }
     this.#traces.clear();
     this.#ended.clear();
-    this.#endedOrder.clear();
     this.#order.clear();
     this.#orderTaken = 0;
     this.#untracedStreams.clear();
@@ -941,17 +934,12 @@ export class Flow implements InvocationHost {
     this.#traces.delete(trace.id);
     trace.outputs.dropAll();
     if (this.#endedCap === 0) return;
-    const gen = ++this.#endedGen;
-    this.#ended.set(trace.id, { status: trace.status(), error: trace.failure, gen });
-    this.#endedOrder.push({ id: trace.id, gen });
+    this.#ended.delete(trace.id);
+    this.#ended.set(trace.id, { status: trace.status(), error: trace.failure });
     while (this.#ended.size > this.#endedCap) {
-      const oldest = this.#endedOrder.shift();
+      const oldest = this.#oldestEnded.next();
       if (oldest === undefined) break;
-      if (this.#ended.get(oldest.id)?.gen === oldest.gen) this.#ended.delete(oldest.id);
-    }
-    if (this.#endedOrder.length > 2 * this.#endedCap + 64) {
-      // Ids restarted and ended again leave stale order entries behind; drop them.
-      this.#endedOrder.removeWhere((o) => this.#ended.get(o.id)?.gen !== o.gen);
+      this.#ended.delete(oldest);
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * Idempotency keys of Emit/Call/CallStream for one hosted flow.
  */
+import { OldestFirst } from '../util/oldest-first.js';
 
 /** A key already claimed by an earlier request. */
 export interface IdempotencyEntry {
@@ -32,8 +33,7 @@ interface Entry extends IdempotencyEntry {
  */
 export class IdempotencyCache {
   readonly #entries = new Map<string, Entry>();
-  /** Live iterator over {@link #entries} for the cap; see {@link #oldest}. */
-  #cursor: MapIterator<string> | undefined;
+  readonly #oldest = new OldestFirst(() => this.#entries.keys());
   readonly #retentionMs: number;
   readonly #maxEntries: number;
 
@@ -63,7 +63,7 @@ export class IdempotencyCache {
     const entry: Entry = { traceId, outcome, createdAt: now, resolve };
     this.#entries.set(id, entry);
     while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#oldest();
+      const oldest = this.#oldest.next();
       if (oldest === undefined) break;
       this.#entries.delete(oldest);
     }
@@ -75,22 +75,6 @@ export class IdempotencyCache {
         },
       },
     };
-  }
-
-  /**
-   * The oldest key, which the caller then deletes. A live iterator instead
-   * of a fresh `keys().next()` per claim, which would rescan the deleted
-   * slots V8 leaves at the front of a Map with this FIFO churn (tens of µs
-   * per claim at the default cap of 100 000 keys). Correct because every
-   * key it returned was deleted, so nothing older is left behind it.
-   */
-  #oldest(): string | undefined {
-    let next = this.#cursor?.next();
-    if (next === undefined || next.done === true) {
-      this.#cursor = this.#entries.keys();
-      next = this.#cursor.next();
-    }
-    return next.done === true ? undefined : next.value;
   }
 
   /** Forgets keys older than the retention window. */

@@ -12,8 +12,10 @@
 import type { Logger } from 'pino';
 import { FlowEvent, type FlowEventType } from '../runtime/index.js';
 import { WriteBehind, type EventRecord, type ServiceStateStore, type WriteBehindOptions } from '../state/index.js';
+import { OldestFirst } from '../util/oldest-first.js';
 import type { EventListener, EventLog, LoggedEvent } from './event-log.js';
 import { ServiceError } from './status.js';
+import { TenantListeners } from './tenant-listeners.js';
 import { traceKey } from './trace-key.js';
 
 /**
@@ -155,8 +157,9 @@ export class StoreEventLog implements EventLog, DurableTraces {
   readonly #logger: Logger;
   readonly #counters = new Map<string, Counter>();
   readonly #released = new Map<string, Counter>();
+  readonly #oldestReleased = new OldestFirst(() => this.#released.keys());
   readonly #preparing = new Map<string, Promise<void>>();
-  readonly #listeners = new Map<string, Set<EventListener>>();
+  readonly #listeners = new TenantListeners();
   readonly #opts: StoreEventLogOptions;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #lastErrorLog = 0;
@@ -243,16 +246,7 @@ export class StoreEventLog implements EventLog, DurableTraces {
       event,
     };
     this.writer.pushEvent(record);
-    const listeners = this.#listeners.get(tenant);
-    if (listeners === undefined) return;
-    const logged: LoggedEvent = { flow, tenant, traceId, seq, event };
-    for (const listener of listeners) {
-      try {
-        listener(logged);
-      } catch {
-        // A listener is a subscriber's queue; its failure must not stop the flow.
-      }
-    }
+    this.#listeners.publish(flow, tenant, traceId, seq, event);
   }
 
   async history(tenant: string, traceId: string, afterSeq = 0): Promise<readonly LoggedEvent[] | undefined> {
@@ -284,18 +278,7 @@ export class StoreEventLog implements EventLog, DurableTraces {
   }
 
   subscribe(tenant: string, listener: EventListener): () => void {
-    let set = this.#listeners.get(tenant);
-    if (set === undefined) {
-      set = new Set();
-      this.#listeners.set(tenant, set);
-    }
-    set.add(listener);
-    return () => {
-      const current = this.#listeners.get(tenant);
-      if (current === undefined) return;
-      current.delete(listener);
-      if (current.size === 0) this.#listeners.delete(tenant);
-    };
+    return this.#listeners.subscribe(tenant, listener);
   }
 
   retain(tenant: string, traceId: string): void {
@@ -332,7 +315,7 @@ export class StoreEventLog implements EventLog, DurableTraces {
     this.#released.delete(id);
     this.#released.set(id, c);
     while (this.#released.size > this.#opts.maxReleasedTraces) {
-      const oldest = this.#released.keys().next().value;
+      const oldest = this.#oldestReleased.next();
       if (oldest === undefined) break;
       this.#released.delete(oldest);
       this.#counters.delete(oldest);

@@ -1,6 +1,7 @@
 /**
  * The trace records of one hosted flow, with their retention.
  */
+import { OldestFirst } from '../util/oldest-first.js';
 import { TraceRecord } from './trace-record.js';
 
 /** Options of {@link TraceTable}. */
@@ -29,8 +30,7 @@ export class TraceTable {
   readonly #records = new Map<string, TraceRecord>();
   /** Ended records in end order, so expiry scans only the oldest. */
   readonly #ended = new Map<string, TraceRecord>();
-  /** Live iterator over {@link #ended}, advanced by {@link #oldestEnded}. */
-  #endedCursor: MapIterator<TraceRecord> | undefined;
+  readonly #oldestEnded = new OldestFirst(() => this.#ended.values());
   readonly #opts: TraceTableOptions;
 
   constructor(opts: TraceTableOptions) {
@@ -66,27 +66,10 @@ export class TraceTable {
     this.#ended.delete(record.key);
     this.#ended.set(record.key, record);
     while (this.#ended.size > this.#opts.maxEnded) {
-      const oldest = this.#oldestEnded();
+      const oldest = this.#oldestEnded.next();
       if (oldest === undefined) break;
       this.delete(oldest);
     }
-  }
-
-  /**
-   * The longest-ended record, which the caller then deletes. A fresh
-   * `values().next()` per call would rescan the deleted slots V8 leaves at
-   * the front of a Map with this FIFO churn (~10 µs per call at 10 000
-   * records); a live iterator resumes where it stopped. It stays correct
-   * because every record it returned was deleted, so nothing older is left
-   * behind it; once exhausted it is replaced.
-   */
-  #oldestEnded(): TraceRecord | undefined {
-    let next = this.#endedCursor?.next();
-    if (next === undefined || next.done === true) {
-      this.#endedCursor = this.#ended.values();
-      next = this.#endedCursor.next();
-    }
-    return next.done === true ? undefined : next.value;
   }
 
   /** Notes that an ended `record` runs again (its trace id was re-emitted). */
