@@ -27,11 +27,46 @@ export const REDACTED_PATHS: readonly string[] = [
   '*.authorization',
 ];
 
+/**
+ * Most bytes of log lines buffered while stdout is slower than the server
+ * (asynchronous destination); lines past it are dropped and counted on
+ * stderr rather than growing memory without bound or blocking the event
+ * loop on a stuck log pipe.
+ */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+
+/** How often (in dropped lines) a still-blocked stdout is reported again on stderr. */
+const DROP_REPORT_EVERY = 10_000;
+
+/**
+ * stdout as a pino destination.
+ *
+ * Asynchronous by default: a line is handed to the kernel by libuv while the
+ * event loop goes on, and lines written meanwhile are coalesced into the next
+ * write, so logging under load costs the server a string append per line
+ * instead of a blocking `write(2)`. Buffered lines are flushed synchronously
+ * on `process.exit` (pino registers that) and so survive a clean or fatal
+ * exit of the process; only a SIGKILL can lose the last few milliseconds of
+ * lines. `sync: true` (`PENGUIFLOW_LOG_SYNC`) writes every line before the
+ * call returns instead.
+ */
+export function stdoutDestination(sync = false): DestinationStream {
+  if (sync) return pino.destination({ dest: 1, sync: true });
+  const dest = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+  let dropped = 0;
+  dest.on('drop', () => {
+    if (dropped++ % DROP_REPORT_EVERY === 0) {
+      process.stderr.write(`penguiflow: stdout is not keeping up with the logs; ${dropped} line(s) dropped so far (buffer limit ${LOG_BUFFER_MAX_BYTES} bytes)\n`);
+    }
+  });
+  return dest;
+}
+
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {
   /** Minimum level; default `info`. `silent` disables logging. */
   level?: string;
-  /** Where lines go; default stdout, written synchronously so nothing is lost on `process.exit`. */
+  /** Where lines go; default stdout through {@link stdoutDestination} (asynchronous, flushed on exit). */
   destination?: DestinationStream;
   /** Logger name (the `name` field of every line); default `penguiflow-server`. */
   name?: string;
@@ -53,7 +88,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
       redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: true }),
+    opts.destination ?? stdoutDestination(),
   );
 }
 
@@ -81,8 +116,10 @@ export interface ConfigureLoggingOptions {
   redact?: readonly string[];
   /** Stop redacting payloads (`PENGUIFLOW_LOG_PAYLOADS=true`); meta and credentials stay redacted. */
   logPayloads?: boolean;
-  /** Where lines go; default stdout, synchronously. */
+  /** Where lines go; default stdout through {@link stdoutDestination}. */
   destination?: DestinationStream;
+  /** Write each line to stdout before returning (`PENGUIFLOW_LOG_SYNC`); default false: asynchronous, flushed on exit. Ignored with `destination`. */
+  sync?: boolean;
   /** Logger name; default `penguiflow-server`. */
   name?: string;
 }
@@ -123,7 +160,7 @@ function textDestination(out: DestinationStream): DestinationStream {
  */
 export function configureLogging(opts: ConfigureLoggingOptions = {}): Logger {
   const paths = [...REDACTED_PATHS.filter((p) => !(opts.logPayloads === true && PAYLOAD_PATHS.has(p))), ...METADATA_PATHS, ...(opts.redact ?? [])];
-  const sink = opts.destination ?? pino.destination({ dest: 1, sync: true });
+  const sink = opts.destination ?? stdoutDestination(opts.sync ?? false);
   return pino(
     {
       name: opts.name ?? 'penguiflow-server',

@@ -4,7 +4,7 @@
  * API is a no-op, so this costs a few allocations per call and nothing is
  * exported.
  */
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { FlowEvent, Middleware } from '../runtime/index.js';
 import type { Interceptor } from '../server/rpc-call.js';
 import { grpcCodeOf, toServiceError } from '../server/status.js';
@@ -20,6 +20,22 @@ export const TRACER_NAME = 'penguiflow';
  */
 export function tracer(): Tracer {
   return trace.getTracer(TRACER_NAME);
+}
+
+/** What the global provider delegates to while no SDK is registered (the API's no-op provider). */
+// ProxyTracerProvider is deprecated in the API but still the global provider's class and the only public way to reach the no-op delegate.
+const NOOP_PROVIDER: TracerProvider = new ProxyTracerProvider().getDelegate();
+
+/**
+ * True when an OpenTelemetry SDK (a tracer provider) is registered
+ * globally. Checked per call, so an SDK registered after start-up takes
+ * effect at once. Without one every span would be a no-op, so the
+ * interceptor and {@link nodeSpans} skip building them (several objects
+ * and a context switch per RPC and per node invocation).
+ */
+export function tracingActive(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
 }
 
 /** Minimal view of gRPC metadata: `get(key)` returning its values. */
@@ -87,7 +103,7 @@ export function nodeSpans(opts: NodeSpansOptions): Middleware {
   const t = tracer();
   return (event) => {
     const outcome = INVOCATION_END[event.eventType];
-    if (outcome === undefined || event.latencyMs === undefined) return;
+    if (outcome === undefined || event.latencyMs === undefined || !tracingActive()) return;
     const tp = event.extra.traceparent;
     const parentCtx = typeof tp === 'string' ? parseTraceparent(tp) : undefined;
     const parent = parentCtx === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parentCtx);
@@ -122,6 +138,13 @@ export function withSpan<T>(span: Span, fn: () => T): T {
 export function tracingInterceptor(service: string): Interceptor {
   const t = tracer();
   return (next) => (call) => {
+    if (!tracingActive()) {
+      // No SDK: the RPC span would be a no-op carrying the caller's context,
+      // so only the caller's traceparent (normalized) is propagated.
+      const parent = parseTraceparent(call.metadata.get(TRACEPARENT)[0]);
+      if (parent !== undefined) call.traceparent = formatTraceparent(parent);
+      return next(call);
+    }
     const { span, traceparent } = startRpcSpan(service, call.method, call.metadata, t);
     if (traceparent !== undefined) call.traceparent = traceparent;
     let run: Promise<unknown>;

@@ -641,10 +641,6 @@ export class Flow implements InvocationHost {
           byDeadline = true;
         }
       }
-      if (timeoutMs !== undefined) {
-        const ms = timeoutMs;
-        inv.armTimer(ms, byDeadline ? () => new DeadlineExceededError(trace?.id) : () => new NodeTimeoutError(node.name, ms));
-      }
       this.#event('node_start', node, trace, attempt, undefined);
       const t0 = performance.now();
       let result: unknown;
@@ -652,7 +648,17 @@ export class Flow implements InvocationHost {
       let failed = false;
       try {
         result = fn(value, inv);
-        if (isPromiseLike(result)) result = await inv.race(result);
+        if (isPromiseLike(result)) {
+          // The timer is armed only once the code is known to wait: a
+          // synchronous node returns before any timer could fire, and a
+          // timer per hop (with a distinct duration per deadline) is a
+          // measurable share of a hop's cost.
+          if (timeoutMs !== undefined) {
+            const ms = timeoutMs;
+            inv.armTimer(ms - (performance.now() - t0), byDeadline ? () => new DeadlineExceededError(trace?.id) : () => new NodeTimeoutError(node.name, ms));
+          }
+          result = await inv.race(result);
+        }
         if (inv.aborted) throw inv.reason;
         if (schemas && (validate === 'both' || validate === 'out')) {
           result = schemas.out.parse(result);

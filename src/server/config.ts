@@ -67,6 +67,8 @@ export interface ServerConfig {
   logPayloads: boolean;
   /** One access log line per RPC at info. */
   accessLog: boolean;
+  /** Write every log line to stdout synchronously (before the call that logs returns) instead of buffered and asynchronously. */
+  logSync: boolean;
   /** Add a `tenant` label to the per-node and gRPC metrics (cardinality grows with the number of tenants). */
   metricsTenantLabel: boolean;
   /** Most traces one tenant may have in flight (admitted, not ended) across all flows; 0 = unlimited. */
@@ -304,6 +306,13 @@ const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = 
     env: 'PENGUIFLOW_ACCESS_LOG',
     default: true,
     meaning: 'Write one access log line per RPC (method, tenant, status code, duration, trace id) at info.',
+    expect: 'true or false',
+    schema: boolSchema,
+  },
+  logSync: {
+    env: 'PENGUIFLOW_LOG_SYNC',
+    default: false,
+    meaning: 'Write each log line to stdout before going on. Off by default: lines are written asynchronously (coalesced under load, at most 16 MiB buffered, flushed on exit); a SIGKILL can lose the last few milliseconds of lines.',
     expect: 'true or false',
     schema: boolSchema,
   },

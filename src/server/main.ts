@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) exitWithLine(err.message, 2);
     throw err;
   }
-  const logger = configureLogging({ structured: config.logFormat === 'json', level: config.logLevel, redact: config.logRedact, logPayloads: config.logPayloads });
+  const logger = configureLogging({ structured: config.logFormat === 'json', level: config.logLevel, redact: config.logRedact, logPayloads: config.logPayloads, sync: config.logSync });
   const signals = installSignalHandlers(logger, config.drainTimeoutMs);
   process.on('uncaughtException', (err) => {
     logger.fatal({ err: errorFields(err) }, 'uncaught exception; exiting');

@@ -118,7 +118,7 @@ function storeReadiness(durable: StoreEventLog | undefined): ReadinessCheck[] {
  */
 export async function startServer(config: ServerConfig, opts: StartServerOptions = {}): Promise<RunningServer> {
   const logger =
-    opts.logger ?? configureLogging({ structured: config.logFormat === 'json', level: config.logLevel, redact: config.logRedact, logPayloads: config.logPayloads });
+    opts.logger ?? configureLogging({ structured: config.logFormat === 'json', level: config.logLevel, redact: config.logRedact, logPayloads: config.logPayloads, sync: config.logSync });
   const auth = authInterceptor(config.auth, logger, opts.env, config);
   const credentials = serverCredentials(config);
   const definitions = await loadFlowDefinitions({ demoFlows: config.demoFlows, modules: config.flows, definitions: opts.flows ?? [] });

@@ -66,6 +66,26 @@ describe('access log', () => {
     }
   });
 
+  it('writes valid JSON, laid out as pino lays out its lines, whatever characters the client put in its trace id and flow', async () => {
+    const cap = logCapture();
+    const h = await startHarness({}, { logger: configureLogging({ level: 'info', destination: cap.destination }) });
+    const hostile = 'q"uote\\back\nline\u2028\u0000}';
+    try {
+      await grpcError(h.client.unary('Fetch', { flow: hostile, traceId: hostile }, { timeoutMs: 5000 }));
+      await eventually(() => accessLines(cap.lines).length === 1);
+      const raw = cap.raw.find((l) => l.includes('"log":"access"'))!;
+      expect(raw.endsWith('}\n')).toBe(true);
+      expect(raw.slice(0, -1)).not.toContain('\n');
+      const line = JSON.parse(raw) as Record<string, unknown>;
+      expect(line).toMatchObject({ method: 'Fetch', trace_id: hostile, flow: hostile, msg: 'rpc' });
+      // The order pino writes: level, time, bindings, the fields, the message.
+      expect(Object.keys(line)).toEqual(['level', 'time', 'pid', 'name', 'log', 'method', 'tenant', 'code', 'grpc_code', 'duration_ms', 'trace_id', 'flow', 'peer', 'msg']);
+      expect(Number.isNaN(Date.parse(line.time as string))).toBe(false);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('is off with PENGUIFLOW_ACCESS_LOG=false and silent when the level is above info', async () => {
     for (const [overrides, level] of [[{ accessLog: false }, 'info'], [{}, 'warn']] as const) {
       const cap = logCapture();

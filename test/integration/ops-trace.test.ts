@@ -177,4 +177,20 @@ describe('without an OpenTelemetry SDK', () => {
       await h.stop();
     }
   });
+
+  it('starts creating spans as soon as an SDK is registered, without a restart', async () => {
+    const h = await startHarness();
+    const provider = new RecordingProvider();
+    try {
+      await h.client.unary('Call', { flow: 'chain5', message: { payload: value(1) } }, { timeoutMs: 5000, metadata: { traceparent: TRACEPARENT } });
+      expect(provider.spans).toHaveLength(0);
+      trace.setGlobalTracerProvider(provider);
+      await h.client.unary('Call', { flow: 'chain5', message: { payload: value(1) } }, { timeoutMs: 5000, metadata: { traceparent: TRACEPARENT } });
+      await eventually(() => provider.spans.filter((s) => s.name.startsWith('chain5/')).length === 5);
+      expect(provider.spans.filter((s) => s.name === 'penguiflow.v1.FlowService/Call')).toHaveLength(1);
+    } finally {
+      trace.disable();
+      await h.stop();
+    }
+  });
 });

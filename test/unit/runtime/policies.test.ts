@@ -53,6 +53,51 @@ describe('node policies', () => {
     await flow.stop();
   });
 
+
+  it('counts the synchronous part of an async node against its timeout (measured from node_start, not from the first await)', async () => {
+    const busy = new Node(
+      async () => {
+        const until = performance.now() + 60;
+        while (performance.now() < until) {
+          // Busy for 60 ms before the first await: the 80 ms timeout has 20 ms left.
+        }
+        await sleep(200);
+        return 'late';
+      },
+      { name: 'busy', policy: { timeoutMs: 80 } },
+    );
+    const flow = create([busy.to()], { emitErrorsToRookery: true });
+    flow.run();
+    const m = msg(1);
+    const t0 = performance.now();
+    await flow.emit(m);
+    const out = await flow.fetch({ traceId: m.traceId });
+    expect(out).toBeInstanceOf(FlowError);
+    expect((out as FlowError).code).toBe(FlowErrorCode.NODE_TIMEOUT);
+    // Fired 80 ms after the node started; a timer armed only at the first
+    // await would fire at 140 ms, the sleep would end at 260 ms.
+    expect(performance.now() - t0).toBeLessThan(125);
+    await flow.stop();
+  });
+
+  it('never times out a synchronous node: its result is complete before any timer can fire', async () => {
+    const sync = new Node(
+      (m: unknown) => {
+        const until = performance.now() + 30;
+        while (performance.now() < until) {
+          // Longer than the timeout, but synchronous.
+        }
+        return m;
+      },
+      { name: 'sync', policy: { timeoutMs: 5 } },
+    );
+    const flow = create([sync.to()]);
+    flow.run();
+    const m = msg(1);
+    await flow.emit(m);
+    expect(await flow.fetch({ traceId: m.traceId })).toEqual(m);
+    await flow.stop();
+  });
   it('runs maxRetries + 1 attempts in total, then fails with a FlowError (node_failed)', async () => {
     let attempts = 0;
     const rec = recorder();
