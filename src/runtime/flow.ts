@@ -115,8 +115,20 @@ interface Taker {
 }
 
 interface EndedRecord {
-  status: TraceStatus;
-  error: FlowError | undefined;
+  readonly status: TraceStatus;
+  readonly error: FlowError | undefined;
+}
+
+/** Ended records without an error are shared: the cache holds thousands of them, one per trace. */
+const PLAIN_ENDINGS: Readonly<Record<TraceStatus, EndedRecord>> = {
+  COMPLETED: { status: 'COMPLETED', error: undefined },
+  FAILED: { status: 'FAILED', error: undefined },
+  CANCELLED: { status: 'CANCELLED', error: undefined },
+  DEADLINE_EXCEEDED: { status: 'DEADLINE_EXCEEDED', error: undefined },
+};
+
+function endedRecord(trace: TraceState): EndedRecord {
+  return trace.failure === undefined ? PLAIN_ENDINGS[trace.status()] : { status: trace.status(), error: trace.failure };
 }
 
 const DEADLINE_TEXT = 'Deadline exceeded';
@@ -338,9 +350,26 @@ export class Flow implements InvocationHost {
     if (trace.cancelled) return Promise.reject(new TraceCancelled(trace.id));
     if (trace.ended) {
       this.#finalize(trace);
-      return Promise.reject(this.#endedError(trace.id, { status: trace.status(), error: trace.failure }));
+      return Promise.reject(this.#endedError(trace.id, endedRecord(trace)));
     }
     return this.#wait(trace.outputs.waiters, opts.signal, trace);
+  }
+
+  /**
+   * How trace `traceId` ended, when it is over and none of its outputs is
+   * left to fetch: exactly when a `fetch` for it would reject at once
+   * (`TraceCancelled` reads as status CANCELLED). Undefined while the trace
+   * runs or still holds outputs, and for ids never emitted or already
+   * forgotten (the ended-trace cache is bounded). Reads only: nothing is
+   * consumed, and no error is built, so a consumer that loops over `fetch`
+   * can stop without paying for a rejection per trace.
+   */
+  traceOutcome(traceId: string): { readonly status: TraceStatus; readonly error: FlowError | undefined } | undefined {
+    const trace = this.#traces.get(traceId);
+    if (trace === undefined) return this.#ended.get(traceId);
+    if (trace.outputs.live > 0) return undefined;
+    if (trace.cancelled) return PLAIN_ENDINGS.CANCELLED;
+    return trace.ended ? endedRecord(trace) : undefined;
   }
 
   /**
@@ -928,7 +957,7 @@ export class Flow implements InvocationHost {
     if (this.#traces.get(trace.id) !== trace) return;
     const waiters = trace.outputs.waiters;
     if (waiters.length > 0) {
-      const err = this.#endedError(trace.id, { status: trace.status(), error: trace.failure });
+      const err = this.#endedError(trace.id, endedRecord(trace));
       for (let w = waiters.shift(); w; w = waiters.shift()) w.reject(err);
     }
     if (trace.outputs.live === 0) this.#finalize(trace);
@@ -941,7 +970,7 @@ export class Flow implements InvocationHost {
     trace.outputs.dropAll();
     if (this.#endedCap === 0) return;
     this.#ended.delete(trace.id);
-    this.#ended.set(trace.id, { status: trace.status(), error: trace.failure });
+    this.#ended.set(trace.id, endedRecord(trace));
     while (this.#ended.size > this.#endedCap) {
       const oldest = this.#oldestEnded.next();
       if (oldest === undefined) break;
@@ -1087,8 +1116,12 @@ export class Flow implements InvocationHost {
     let outgoing = 0;
     if (node !== undefined) {
       const r = this.#runnerOf.get(node)!;
-      for (const e of this.#allInEdges(r)) qin += e.buffer.length;
-      for (const e of r.outEdges) qout += e.buffer.length;
+      // Plain loops: this runs for every event, and an iterator per event shows up under load.
+      const ins = r.inEdges;
+      for (let i = 0; i < ins.length; i++) qin += ins[i]!.buffer.length;
+      if (r.loop !== undefined) qin += r.loop.buffer.length;
+      const outs = r.outEdges;
+      for (let i = 0; i < outs.length; i++) qout += outs[i]!.buffer.length;
       outgoing = r.outEdges.length;
     }
     const event = new FlowEvent({

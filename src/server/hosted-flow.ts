@@ -13,7 +13,7 @@ import { isTraceparent } from '../observability/trace-context.js';
 import { ServiceError } from './status.js';
 import type { DurableTraces } from './store-event-log.js';
 import { parseTraceKey, traceKey } from './trace-key.js';
-import type { TraceItem, TraceOutcome, TraceRecord } from './trace-record.js';
+import type { TraceEndStatus, TraceItem, TraceOutcome, TraceRecord } from './trace-record.js';
 import { TraceTable } from './trace-table.js';
 
 /** Options of {@link HostedFlow}. */
@@ -64,6 +64,14 @@ export interface HostedFlowStats {
 
 const STOPPED: TraceOutcome = { kind: 'end', status: 'UNAVAILABLE', error: undefined };
 const CANCELLED: TraceOutcome = { kind: 'end', status: 'CANCELLED', error: undefined };
+/** Outcomes without an error, shared: every ended record keeps one for its retention. */
+const PLAIN_OUTCOMES: Readonly<Record<TraceEndStatus, TraceOutcome>> = {
+  COMPLETED: { kind: 'end', status: 'COMPLETED', error: undefined },
+  FAILED: { kind: 'end', status: 'FAILED', error: undefined },
+  CANCELLED,
+  DEADLINE_EXCEEDED: { kind: 'end', status: 'DEADLINE_EXCEEDED', error: undefined },
+  UNAVAILABLE: STOPPED,
+};
 
 function classify(value: unknown): TraceItem {
   if (isFlowErrorLike(value)) return { kind: 'error', error: value };
@@ -291,6 +299,14 @@ export class HostedFlow {
           await record.waitForRoom();
           continue;
         }
+        // A trace that is over ends the record without a fetch (which would
+        // build and throw an error per trace) — unless an emit of a new run
+        // is on its way in, when "over" may describe the previous run.
+        const over = record.pendingEmits === 0 ? this.flow.traceOutcome(record.key) : undefined;
+        if (over !== undefined) {
+          this.#end(record, over.error === undefined ? PLAIN_OUTCOMES[over.status] : { kind: 'end', status: over.status, error: over.error });
+          return;
+        }
         const gen = record.emitGen;
         let value: unknown;
         try {
@@ -314,7 +330,7 @@ export class HostedFlow {
   }
 
   #outcomeOf(err: unknown, record: TraceRecord): TraceOutcome {
-    if (isTraceEnded(err)) return { kind: 'end', status: err.status, error: err.error };
+    if (isTraceEnded(err)) return err.error === undefined ? PLAIN_OUTCOMES[err.status] : { kind: 'end', status: err.status, error: err.error };
     if (isRuntimeError(err, 'TraceCancelled')) return CANCELLED;
     if (isRuntimeError(err, 'FlowStoppedError')) return STOPPED;
     this.#logger.error({ err: { type: err instanceof Error ? err.name : typeof err }, flow: this.name, traceId: record.traceId }, 'unexpected error while reading trace outputs');

@@ -2,7 +2,7 @@
  * {@link EventLog} in process memory: the default until a durable store is
  * configured.
  */
-import { FlowEvent } from '../runtime/index.js';
+import { FLOW_EVENT_TYPES, FlowEvent, type FlowEventType } from '../runtime/index.js';
 import { OldestFirst } from '../util/oldest-first.js';
 import type { EventListener, EventLog, LoggedEvent } from './event-log.js';
 import { TenantListeners } from './tenant-listeners.js';
@@ -20,27 +20,47 @@ export interface InMemoryEventLogOptions {
   maxEventsPerTrace?: number;
 }
 
-/** Numbers stored per event in {@link TraceLog.nums}. */
-const NUMS = 10;
-/** References stored per event in {@link TraceLog.refs}. */
-const REFS = 6;
+/** Numbers stored per event in {@link TraceLog.data}; see {@link store} for the layout. */
+const F = 11;
+/** Events a new trace log has room for before it grows (doubling). */
+const INITIAL_EVENTS = 8;
+/** Most distinct (flow, node) pairs interned; beyond, an event's node and flow go to the side table. */
+const MAX_INTERNED = 65_536;
+
+const TYPE_CODE: Readonly<Record<FlowEventType, number>> = Object.fromEntries(FLOW_EVENT_TYPES.map((t, i) => [t, i])) as Record<FlowEventType, number>;
+
+/** The flow and node an event came from, interned: the log stores its index. */
+interface Origin {
+  readonly flow: string;
+  readonly nodeName: string | undefined;
+  readonly nodeId: string | undefined;
+}
+
+/** What an event carries beyond the numbers: kept per event only when it has any. */
+interface Aside {
+  extra?: Record<string, unknown>;
+  /** Set when the event's origin was not interned (table full). */
+  origin?: Origin;
+  /** Set when the event's runtime trace id differs from the log's first one. */
+  traceId?: string | undefined;
+}
 
 /**
- * One trace's events, flattened: the numeric fields of each event in one
- * array of doubles (`nums`, {@link NUMS} per event) and its strings, flow
- * name and non-empty `extra` in one array of references (`refs`,
- * {@link REFS} per event); `FlowEvent`s and `LoggedEvent`s are rebuilt only
- * when read. Every event of every trace lands here and outlives the young
- * generation (it is kept for the retention period), so storing it as a few
- * slots in two arrays instead of ~4 objects (event, boxed timestamp and
- * latency, empty `extra`) is most of the server's garbage collection work
- * under load.
+ * One trace's events, flattened into one Float64Array (`F` numbers per
+ * event: the numeric fields, the event type's index and the interned
+ * origin's index); `extra` and other rare fields in a side table. Every
+ * event of every trace lands here and outlives the young generation (it is
+ * kept for the retention period), so a trace costs the garbage collector
+ * one small object and one off-heap buffer instead of ~4 objects per event
+ * or two growing arrays.
  */
 interface TraceLog {
   readonly tenant: string;
   readonly traceId: string;
-  readonly nums: number[];
-  readonly refs: unknown[];
+  data: Float64Array;
+  /** Runtime trace id of the log's first event; later events differing from it keep theirs aside. */
+  eventTraceId: string | undefined;
+  aside: Map<number, Aside> | undefined;
   /** Number of stored events (kept or dropped). */
   count: number;
   /** Index of the oldest kept event (older ones were dropped over the cap). */
@@ -51,8 +71,10 @@ interface TraceLog {
   releasedAt: number;
 }
 
+const EMPTY = new Float64Array(0);
+
 function newTraceLog(tenant: string, traceId: string, releasedAt: number): TraceLog {
-  return { tenant, traceId, nums: [], refs: [], count: 0, head: 0, baseSeq: 1, holders: 0, releasedAt };
+  return { tenant, traceId, data: EMPTY, eventTraceId: undefined, aside: undefined, count: 0, head: 0, baseSeq: 1, holders: 0, releasedAt };
 }
 
 /** `undefined` as NaN, for the double array. */
@@ -69,45 +91,14 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-function store(log: TraceLog, flow: string, e: FlowEvent): void {
-  log.nums.push(
-    e.ts,
-    e.attempt,
-    num(e.latencyMs),
-    e.queueDepthIn,
-    e.queueDepthOut,
-    e.outgoingEdges,
-    e.queueMaxsize,
-    num(e.tracePending),
-    num(e.traceInflight),
-    e.traceCancelled ? 1 : 0,
-  );
-  log.refs.push(e.eventType, e.nodeName, e.nodeId, e.traceId, hasKeys(e.extra) ? e.extra : undefined, flow);
-  log.count++;
-}
-
-function load(log: TraceLog, i: number): LoggedEvent {
-  const n = i * NUMS;
-  const r = i * REFS;
-  const { nums, refs } = log;
-  const event = new FlowEvent({
-    ts: nums[n]!,
-    attempt: nums[n + 1]!,
-    latencyMs: orUndefined(nums[n + 2]!),
-    queueDepthIn: nums[n + 3]!,
-    queueDepthOut: nums[n + 4]!,
-    outgoingEdges: nums[n + 5]!,
-    queueMaxsize: nums[n + 6]!,
-    tracePending: orUndefined(nums[n + 7]!),
-    traceInflight: orUndefined(nums[n + 8]!),
-    traceCancelled: nums[n + 9] === 1,
-    eventType: refs[r] as FlowEvent['eventType'],
-    nodeName: refs[r + 1] as string | undefined,
-    nodeId: refs[r + 2] as string | undefined,
-    traceId: refs[r + 3] as string | undefined,
-    extra: (refs[r + 4] as Record<string, unknown> | undefined) ?? {},
-  });
-  return { flow: refs[r + 5] as string, tenant: log.tenant, traceId: log.traceId, seq: log.baseSeq + i, event };
+function asideOf(log: TraceLog, i: number): Aside {
+  log.aside ??= new Map();
+  let a = log.aside.get(i);
+  if (a === undefined) {
+    a = {};
+    log.aside.set(i, a);
+  }
+  return a;
 }
 
 /**
@@ -134,6 +125,12 @@ export class InMemoryEventLog implements EventLog {
   readonly #retentionMs: number;
   readonly #maxReleased: number;
   readonly #maxEvents: number;
+  /** Interned origins by node id (the first flow and name seen with it); index = position in {@link #originList} + 1. */
+  readonly #origins = new Map<string | undefined, { readonly origin: Origin; readonly index: number }>();
+  /** Interned origins; an event stores `index + 1` (0: not interned, see its aside). */
+  readonly #originList: Origin[] = [];
+  /** Events of the most recently released trace: the first allocation's size for the next. */
+  #typicalEvents = INITIAL_EVENTS;
 
   constructor(opts: InMemoryEventLogOptions) {
     this.#retentionMs = opts.retentionMs;
@@ -180,7 +177,7 @@ export class InMemoryEventLog implements EventLog {
       this.#noteReleased(log);
     }
     const seq = log.baseSeq + log.count;
-    store(log, flow, event);
+    this.#store(log, flow, event);
     if (log.count - log.head > this.#maxEvents) this.#dropOldest(log);
     this.#listeners.publish(flow, tenant, traceId, seq, event);
   }
@@ -190,18 +187,101 @@ export class InMemoryEventLog implements EventLog {
     if (log === undefined) return Promise.resolve(undefined);
     const out: LoggedEvent[] = [];
     const from = Math.max(log.head, afterSeq - log.baseSeq + 1);
-    for (let i = from; i < log.count; i++) out.push(load(log, i));
+    for (let i = from; i < log.count; i++) out.push(this.#load(log, i));
     return Promise.resolve(out);
   }
 
+  /** Index (+1) of the event's interned origin; 0 when it is not (or cannot be) interned. */
+  #originIndex(flow: string, e: FlowEvent): number {
+    const known = this.#origins.get(e.nodeId);
+    if (known !== undefined) {
+      const o = known.origin;
+      return o.flow === flow && o.nodeName === e.nodeName ? known.index : 0;
+    }
+    if (this.#originList.length >= MAX_INTERNED) return 0;
+    const origin: Origin = { flow, nodeName: e.nodeName, nodeId: e.nodeId };
+    this.#originList.push(origin);
+    const index = this.#originList.length;
+    this.#origins.set(e.nodeId, { origin, index });
+    return index;
+  }
+
+  /**
+   * Layout of event `i` at `data[i * F]`: ts, type index, attempt, latency
+   * (NaN: none), queue depth in, out, outgoing edges, queue maxsize, trace
+   * pending (NaN: none), trace in flight (NaN: none), origin index × 2 +
+   * cancelled flag.
+   */
+  #store(log: TraceLog, flow: string, e: FlowEvent): void {
+    const i = log.count;
+    if ((i + 1) * F > log.data.length) {
+      // First allocation sized for as many events as the last released
+      // trace had, so a flow's usual trace fits without regrowing.
+      const grown = new Float64Array((i === 0 ? this.#typicalEvents : Math.max(INITIAL_EVENTS, i * 2)) * F);
+      grown.set(log.data.subarray(0, i * F));
+      log.data = grown;
+    }
+    const origin = this.#originIndex(flow, e);
+    const d = log.data;
+    const n = i * F;
+    d[n] = e.ts;
+    d[n + 1] = TYPE_CODE[e.eventType];
+    d[n + 2] = e.attempt;
+    d[n + 3] = num(e.latencyMs);
+    d[n + 4] = e.queueDepthIn;
+    d[n + 5] = e.queueDepthOut;
+    d[n + 6] = e.outgoingEdges;
+    d[n + 7] = e.queueMaxsize;
+    d[n + 8] = num(e.tracePending);
+    d[n + 9] = num(e.traceInflight);
+    d[n + 10] = origin * 2 + (e.traceCancelled ? 1 : 0);
+    if (i === 0) log.eventTraceId = e.traceId;
+    if (origin === 0) asideOf(log, i).origin = { flow, nodeName: e.nodeName, nodeId: e.nodeId };
+    if (e.traceId !== log.eventTraceId) asideOf(log, i).traceId = e.traceId;
+    if (hasKeys(e.extra)) asideOf(log, i).extra = e.extra;
+    log.count++;
+  }
+
+  #load(log: TraceLog, i: number): LoggedEvent {
+    const d = log.data;
+    const n = i * F;
+    const aside = log.aside?.get(i);
+    const packed = d[n + 10]!;
+    const originIndex = Math.floor(packed / 2);
+    const origin = aside?.origin ?? this.#originList[originIndex - 1]!;
+    const event = new FlowEvent({
+      ts: d[n]!,
+      eventType: FLOW_EVENT_TYPES[d[n + 1]!]!,
+      attempt: d[n + 2]!,
+      latencyMs: orUndefined(d[n + 3]!),
+      queueDepthIn: d[n + 4]!,
+      queueDepthOut: d[n + 5]!,
+      outgoingEdges: d[n + 6]!,
+      queueMaxsize: d[n + 7]!,
+      tracePending: orUndefined(d[n + 8]!),
+      traceInflight: orUndefined(d[n + 9]!),
+      traceCancelled: packed % 2 === 1,
+      nodeName: origin.nodeName,
+      nodeId: origin.nodeId,
+      traceId: aside !== undefined && 'traceId' in aside ? aside.traceId : log.eventTraceId,
+      extra: aside?.extra ?? {},
+    });
+    return { flow: origin.flow, tenant: log.tenant, traceId: log.traceId, seq: log.baseSeq + i, event };
+  }
+
   #dropOldest(log: TraceLog): void {
-    log.refs.fill(undefined, log.head * REFS, (log.head + 1) * REFS);
+    log.aside?.delete(log.head);
     log.head++;
     if (log.head > 1024 && log.head * 2 > log.count) {
-      log.nums.splice(0, log.head * NUMS);
-      log.refs.splice(0, log.head * REFS);
-      log.count -= log.head;
-      log.baseSeq += log.head;
+      const head = log.head;
+      log.data.copyWithin(0, head * F, log.count * F);
+      if (log.aside !== undefined) {
+        const moved = new Map<number, Aside>();
+        for (const [i, a] of log.aside) moved.set(i - head, a);
+        log.aside = moved;
+      }
+      log.count -= head;
+      log.baseSeq += head;
       log.head = 0;
     }
   }
@@ -222,6 +302,7 @@ export class InMemoryEventLog implements EventLog {
     log.holders--;
     if (log.holders === 0) {
       log.releasedAt = Date.now();
+      this.#typicalEvents = Math.min(1024, Math.max(1, log.count - log.head));
       this.#noteReleased(log);
     }
   }

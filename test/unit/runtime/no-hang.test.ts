@@ -1,8 +1,50 @@
 import { describe, expect, it } from 'vitest';
-import { create, FlowStoppedError, Node, TraceCancelled, TraceEndedError, type Context } from '../../../src/runtime/index.js';
-import { msg, sleep } from './helpers.js';
+import { create, FlowError, FlowStoppedError, Node, TraceCancelled, TraceEndedError, type Context } from '../../../src/runtime/index.js';
+import { deferred, msg, sleep } from './helpers.js';
 
 describe('no silent hang', () => {
+  it('traceOutcome says how a trace ended exactly when a fetch would reject at once, and never consumes', async () => {
+    const gate = deferred();
+    const node = new Node(async (m: unknown) => {
+      await gate.promise;
+      return m;
+    }, { name: 'n' });
+    const failing = new Node(() => {
+      throw new Error('boom');
+    }, { name: 'f' });
+    const flow = create([node.to()]);
+    const failFlow = create([failing.to()]);
+    flow.run();
+    failFlow.run();
+    expect(flow.traceOutcome('never-emitted')).toBeUndefined();
+    const m = msg(1);
+    await flow.emit(m);
+    expect(flow.traceOutcome(m.traceId)).toBeUndefined(); // running
+    gate.resolve();
+    await sleep(5);
+    expect(flow.traceOutcome(m.traceId)).toBeUndefined(); // over, but its output is still to be fetched
+    expect(await flow.fetch({ traceId: m.traceId })).toEqual(m);
+    expect(flow.traceOutcome(m.traceId)).toMatchObject({ status: 'COMPLETED', error: undefined });
+    expect(flow.traceOutcome(m.traceId)).toMatchObject({ status: 'COMPLETED' }); // reading consumes nothing
+    await expect(flow.fetch({ traceId: m.traceId })).rejects.toBeInstanceOf(TraceEndedError);
+
+    const f = msg(2);
+    await failFlow.emit(f);
+    await sleep(5);
+    const failed = failFlow.traceOutcome(f.traceId);
+    expect(failed?.status).toBe('FAILED');
+    expect(failed?.error).toBeInstanceOf(FlowError);
+
+    const stuck = new Node((_m: unknown, ctx: Context) => new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))), { name: 's' });
+    const cancelFlow = create([stuck.to()]);
+    cancelFlow.run();
+    const c = msg(3);
+    await cancelFlow.emit(c);
+    await cancelFlow.cancel(c.traceId);
+    expect(cancelFlow.traceOutcome(c.traceId)?.status).toBe('CANCELLED');
+    await Promise.all([flow.stop(), failFlow.stop(), cancelFlow.stop()]);
+  });
+
   it('rejects a fetch on a trace that completed without output (COMPLETED)', async () => {
     const sink = new Node(() => undefined, { name: 'sink' });
     const flow = create([sink.to()]);
