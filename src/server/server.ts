@@ -28,6 +28,7 @@ import { ServiceError } from './status.js';
 import { StoreEventLog } from './store-event-log.js';
 import { TenantQuota } from './tenant-quota.js';
 import { serverCredentials } from './tls.js';
+import { FixedDelayTimers } from '../util/fixed-delay-timers.js';
 
 /** Name under which the health service reports FlowService. */
 export const FLOW_SERVICE_NAME = FlowService.typeName;
@@ -145,6 +146,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     limits: { maxMessageBytes: config.maxMessageBytes, maxPayloadDepth: config.maxPayloadDepth, maxMetaKeys: config.maxMetaKeys },
     cancelOnDisconnect: config.cancelOnDisconnect,
     admissionWaitMs: config.admissionWaitMs,
+    admissionTimers: new FixedDelayTimers(config.admissionWaitMs),
     tenantQuota: new TenantQuota(config.tenantMaxInflight),
     logger,
   };
@@ -197,6 +199,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         if (!settled) server.forceShutdown();
       }
       await host.stop();
+      ctx.admissionTimers.clear();
       // Writes the buffered history and closes the store this server opened.
       await created?.durable?.close();
       await opsBound.close();

@@ -10,7 +10,7 @@
  * the admission wait (see `admit`), after which the call gets
  * RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure `tenant:<name>`.
  */
-import { Fifo } from './fifo.js';
+import { Fifo } from '../util/fifo.js';
 
 /** One held slot; {@link release} is idempotent. */
 export interface QuotaLease {

@@ -9,7 +9,7 @@
  * and a later read, and each update still goes to exactly one reader.
  */
 import type { FlowError, StreamChunk } from '../runtime/index.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../util/fifo.js';
 
 /** How a trace ended, as the server reports it. `UNAVAILABLE`: the flow stopped (server shutdown) first. */
 export type TraceEndStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'DEADLINE_EXCEEDED' | 'UNAVAILABLE';

@@ -68,9 +68,9 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
   // call's own signal rather than allocating another per request. The
   // wait covers both stages: the tenant's quota, then the flow's ingress.
   let stage: 'quota' | 'ingress' = 'quota';
-  const timer = setTimeout(() => {
+  const timer = ctx.admissionTimers.schedule(() => {
     call.abort(stage === 'quota' ? quotaExhausted(tenant, ctx) : ingressExhausted(hosted.name, ctx.admissionWaitMs));
-  }, ctx.admissionWaitMs);
+  });
   let lease: QuotaLease | undefined;
   try {
     // A message for a trace of the caller that is running now joins that
@@ -102,7 +102,7 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
     call.traceId = result.traceId;
     return { ...result, hosted, tenant };
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
     lease?.release();
   }
 }

@@ -6,6 +6,7 @@ import type { EventLog } from '../event-log.js';
 import type { FlowHost } from '../flow-host.js';
 import type { MessageLimits } from '../inbound-message.js';
 import type { TenantQuota } from '../tenant-quota.js';
+import type { FixedDelayTimers } from '../../util/fixed-delay-timers.js';
 
 /** Shared, immutable dependencies of the handlers. */
 export interface HandlerContext {
@@ -16,6 +17,8 @@ export interface HandlerContext {
   readonly cancelOnDisconnect: boolean;
   /** Wait for room on a full ingress queue before RESOURCE_EXHAUSTED. */
   readonly admissionWaitMs: number;
+  /** Admission timeouts (all of `admissionWaitMs`) on one timer. */
+  readonly admissionTimers: FixedDelayTimers;
   /** Per-tenant cap on in-flight traces; absent = unlimited. */
   readonly tenantQuota?: TenantQuota;
   readonly logger: Logger;

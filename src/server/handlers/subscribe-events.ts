@@ -9,7 +9,7 @@ import {
 } from '../../gen/penguiflow/v1/flow_service_pb.js';
 import { encodeEvent } from '../event-encoding.js';
 import type { LoggedEvent } from '../event-log.js';
-import { Fifo } from '../fifo.js';
+import { Fifo } from '../../util/fifo.js';
 import type { ServerStreamHandler } from '../grpc-binding.js';
 import { checkEventTypes, checkTraceId, MAX_TRACE_FILTER, Violations } from '../request-validation.js';
 import { identityOf } from '../rpc-call.js';
