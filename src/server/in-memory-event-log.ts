@@ -143,8 +143,15 @@ export class InMemoryEventLog implements EventLog {
     return this.#traceCount;
   }
 
+  /** The log `#get` found last: a trace's events come in bursts (a synchronous chain emits them back to back). */
+  #last: TraceLog | undefined;
+
   #get(tenant: string, traceId: string): TraceLog | undefined {
-    return this.#traces.get(tenant)?.get(traceId);
+    const last = this.#last;
+    if (last !== undefined && last.traceId === traceId && last.tenant === tenant) return last;
+    const log = this.#traces.get(tenant)?.get(traceId);
+    if (log !== undefined) this.#last = log;
+    return log;
   }
 
   #create(tenant: string, traceId: string, releasedAt: number): TraceLog {
@@ -160,6 +167,7 @@ export class InMemoryEventLog implements EventLog {
   }
 
   #forget(log: TraceLog): void {
+    if (this.#last === log) this.#last = undefined;
     this.#released.delete(log);
     const byId = this.#traces.get(log.tenant);
     if (byId?.get(log.traceId) !== log) return;

@@ -47,9 +47,16 @@ export class TraceTable {
     return this.#ended.size;
   }
 
+  /** The record `get` found last: lookups come in bursts for one trace (its admission, then every event of a synchronous chain). */
+  #last: TraceRecord | undefined;
+
   /** The record of a runtime trace key, if remembered. */
   get(key: string): TraceRecord | undefined {
-    return this.#records.get(key);
+    const last = this.#last;
+    if (last !== undefined && last.key === key) return last;
+    const record = this.#records.get(key);
+    if (record !== undefined) this.#last = record;
+    return record;
   }
 
   /** Creates and registers a running record. @throws Error when the key is already present. */
@@ -82,6 +89,7 @@ export class TraceTable {
     if (this.#records.get(record.key) !== record) return;
     this.#records.delete(record.key);
     this.#ended.delete(record.key);
+    if (this.#last === record) this.#last = undefined;
     this.#opts.onForget?.(record);
   }
 
