@@ -114,6 +114,17 @@ interface Taker {
   reject(reason: unknown): void;
 }
 
+/** What every attempt of one invocation shares. */
+interface AttemptArgs {
+  readonly r: Runner;
+  readonly trace: TraceState | undefined;
+  readonly value: unknown;
+  readonly deadline: number | undefined;
+  /** Output schema to enforce, when the node validates its output. */
+  readonly outSchema: { parse(value: unknown): unknown } | undefined;
+  readonly staged: unknown[];
+}
+
 interface EndedRecord {
   readonly status: TraceStatus;
   readonly error: FlowError | undefined;
@@ -628,20 +639,25 @@ export class Flow implements InvocationHost {
     }
   }
 
-  async #invoke(r: Runner, item: Item, staged: unknown[]): Promise<void> {
+  /**
+   * Runs one item through its node: checks, attempts with retries, routing.
+   * Returns undefined when everything finished synchronously (a node whose
+   * code returned a plain value and whose successors had room): most hops,
+   * which then cost no promise or suspended frame of their own.
+   */
+  #invoke(r: Runner, item: Item, staged: unknown[]): Promise<void> | undefined {
     const node = r.node;
     const trace = item.trace;
     if (trace?.cancelled) {
       this.#event('trace_cancel_drop', node, trace, 0, undefined);
-      return;
+      return undefined;
     }
     let value = item.value;
     const deadline = isMessage(value) ? value.deadline : undefined;
     if (deadline !== undefined && deadline <= Date.now()) {
       this.#event('deadline_skip', node, trace, 0, undefined, { deadline });
       if (trace) trace.deadlineHit = true;
-      await this.#toRookery(trace, this.#finalMessage(value as Message, DEADLINE_TEXT), staged);
-      return;
+      return this.#toRookery(trace, this.#finalMessage(value as Message, DEADLINE_TEXT), staged);
     }
     const schemas = this.#registry?.get(node.name);
     const validate = node.policy.validate;
@@ -650,93 +666,116 @@ export class Flow implements InvocationHost {
       if (!parsed.success) {
         const error = this.#flowError(node, trace, FlowErrorCode.NODE_EXCEPTION, `input validation failed: ${parsed.error.message}`, parsed.error);
         this.#event('node_failed', node, trace, 0, undefined, { code: error.code, exception: error.message, exceptionType: 'ZodError' });
-        await this.#fail(trace, error, staged);
-        return;
+        return this.#fail(trace, error, staged);
       }
       value = parsed.data;
     }
+    return this.#attempt({ r, trace, value, deadline, outSchema: schemas && (validate === 'both' || validate === 'out') ? schemas.out : undefined, staged }, 0);
+  }
 
+  /** One attempt of an invocation: synchronous to the end when the node's code returns a plain value. */
+  #attempt(a: AttemptArgs, attempt: number): Promise<void> | undefined {
+    const { r, trace, deadline } = a;
+    const node = r.node;
     const policy = node.policy;
-    const fn = node.fn as unknown as (msg: unknown, ctx: Invocation) => unknown;
-    for (let attempt = 0; ; attempt++) {
-      const inv = new Invocation(this, node, trace, r.index);
-      trace?.invocations.add(inv);
-      let timeoutMs = policy.timeoutMs;
-      let byDeadline = false;
-      if (deadline !== undefined) {
-        const left = deadline - Date.now();
-        if (timeoutMs === undefined || left < timeoutMs) {
-          timeoutMs = left;
-          byDeadline = true;
-        }
+    const inv = new Invocation(this, node, trace, r.index);
+    trace?.invocations.add(inv);
+    let timeoutMs = policy.timeoutMs;
+    let byDeadline = false;
+    if (deadline !== undefined) {
+      const left = deadline - Date.now();
+      if (timeoutMs === undefined || left < timeoutMs) {
+        timeoutMs = left;
+        byDeadline = true;
       }
-      this.#event('node_start', node, trace, attempt, undefined);
-      const t0 = performance.now();
-      let result: unknown;
-      let failure: unknown;
-      let failed = false;
-      try {
-        result = fn(value, inv);
-        if (isPromiseLike(result)) {
-          // The timer is armed only once the code is known to wait: a
-          // synchronous node returns before any timer could fire, and a
-          // timer per hop (with a distinct duration per deadline) is a
-          // measurable share of a hop's cost.
-          if (timeoutMs !== undefined) {
-            const ms = timeoutMs;
-            inv.armTimer(ms - (performance.now() - t0), byDeadline ? () => new DeadlineExceededError(trace?.id) : () => new NodeTimeoutError(node.name, ms));
-          }
-          result = await inv.race(result);
+    }
+    this.#event('node_start', node, trace, attempt, undefined);
+    const t0 = performance.now();
+    let result: unknown;
+    try {
+      result = (node.fn as unknown as (msg: unknown, ctx: Invocation) => unknown)(a.value, inv);
+      if (isPromiseLike(result)) {
+        // The timer is armed only once the code is known to wait: a
+        // synchronous node returns before any timer could fire, and a
+        // timer per hop (with a distinct duration per deadline) is a
+        // measurable share of a hop's cost.
+        if (timeoutMs !== undefined) {
+          const ms = timeoutMs;
+          inv.armTimer(ms - (performance.now() - t0), byDeadline ? () => new DeadlineExceededError(trace?.id) : () => new NodeTimeoutError(node.name, ms));
         }
-        if (inv.aborted) throw inv.reason;
-        if (schemas && (validate === 'both' || validate === 'out')) {
-          result = schemas.out.parse(result);
-        }
-      } catch (err) {
-        failed = true;
-        failure = inv.aborted ? inv.reason : err;
-      } finally {
-        inv.dispose();
-        trace?.invocations.delete(inv);
+        return this.#settleAttempt(a, attempt, inv, t0, inv.race(result));
       }
-      const latencyMs = performance.now() - t0;
+      if (inv.aborted) throw inv.reason;
+      if (a.outSchema !== undefined) result = a.outSchema.parse(result);
+    } catch (err) {
+      inv.dispose();
+      trace?.invocations.delete(inv);
+      return this.#afterFailure(a, attempt, performance.now() - t0, inv.aborted ? inv.reason : err);
+    }
+    inv.dispose();
+    trace?.invocations.delete(inv);
+    this.#event('node_success', node, trace, attempt, performance.now() - t0);
+    return this.#route(r, trace, result, a.staged);
+  }
 
-      if (!failed) {
-        this.#event('node_success', node, trace, attempt, latencyMs);
-        await this.#route(r, trace, result, staged);
-        return;
-      }
-      if (trace?.cancelled || failure instanceof TraceCancelled) {
-        this.#event('node_trace_cancelled', node, trace, attempt, latencyMs);
-        return;
-      }
-      if (failure instanceof FlowStoppedError || this.#stopped) return;
-      if (failure instanceof DeadlineExceededError) {
-        // The message's time ran out, not the node: a time-bound abort (node_timeout
-        // tagged DEADLINE_EXCEEDED), never retried, answered like a deadline skip.
-        this.#event('node_timeout', node, trace, attempt, latencyMs, { code: FlowErrorCode.DEADLINE_EXCEEDED, deadline, exception: failure.message, exceptionType: failure.name });
-        if (trace) trace.deadlineHit = true;
-        await this.#toRookery(trace, this.#finalMessage(isMessage(value) ? value : undefined, DEADLINE_TEXT, trace), staged);
-        return;
-      }
-      const timedOut = failure instanceof NodeTimeoutError;
-      const info = describeError(failure);
-      this.#event(timedOut ? 'node_timeout' : 'node_error', node, trace, attempt, latencyMs, { exception: info.message, exceptionType: info.type });
-      if (attempt < policy.maxRetries) {
-        const sleepMs = backoffMs(policy, attempt);
-        this.#event('node_retry', node, trace, attempt, latencyMs, { sleepMs });
-        if (sleepMs > 0 && !(await this.#backoff(node, trace, r.index, sleepMs))) {
-          this.#event('node_trace_cancelled', node, trace, attempt, undefined);
-          return;
-        }
-        continue;
-      }
-      const code = timedOut ? FlowErrorCode.NODE_TIMEOUT : FlowErrorCode.NODE_EXCEPTION;
-      const error = this.#flowError(node, trace, code, info.message, failure, { attempts: attempt + 1 });
-      this.#event('node_failed', node, trace, attempt, latencyMs, { code, exception: info.message, exceptionType: info.type });
-      await this.#fail(trace, error, staged);
+  /** The rest of an attempt whose node code returned a promise. */
+  async #settleAttempt(a: AttemptArgs, attempt: number, inv: Invocation, t0: number, pending: Promise<unknown>): Promise<void> {
+    let result: unknown;
+    let failure: unknown;
+    let failed = false;
+    try {
+      result = await pending;
+      if (inv.aborted) throw inv.reason;
+      if (a.outSchema !== undefined) result = a.outSchema.parse(result);
+    } catch (err) {
+      failed = true;
+      failure = inv.aborted ? inv.reason : err;
+    }
+    // Disposed before anything else happens, so the events that follow count
+    // the trace's in-flight invocations without this one.
+    inv.dispose();
+    a.trace?.invocations.delete(inv);
+    const latencyMs = performance.now() - t0;
+    if (failed) return this.#afterFailure(a, attempt, latencyMs, failure);
+    this.#event('node_success', a.r.node, a.trace, attempt, latencyMs);
+    await this.#route(a.r, a.trace, result, a.staged);
+  }
+
+  /** A failed attempt: cancelled, stopped, out of time, retried or failed for good. */
+  async #afterFailure(a: AttemptArgs, attempt: number, latencyMs: number, failure: unknown): Promise<void> {
+    const { r, trace, deadline, value, staged } = a;
+    const node = r.node;
+    const policy = node.policy;
+    if (trace?.cancelled || failure instanceof TraceCancelled) {
+      this.#event('node_trace_cancelled', node, trace, attempt, latencyMs);
       return;
     }
+    if (failure instanceof FlowStoppedError || this.#stopped) return;
+    if (failure instanceof DeadlineExceededError) {
+      // The message's time ran out, not the node: a time-bound abort (node_timeout
+      // tagged DEADLINE_EXCEEDED), never retried, answered like a deadline skip.
+      this.#event('node_timeout', node, trace, attempt, latencyMs, { code: FlowErrorCode.DEADLINE_EXCEEDED, deadline, exception: failure.message, exceptionType: failure.name });
+      if (trace) trace.deadlineHit = true;
+      await this.#toRookery(trace, this.#finalMessage(isMessage(value) ? value : undefined, DEADLINE_TEXT, trace), staged);
+      return;
+    }
+    const timedOut = failure instanceof NodeTimeoutError;
+    const info = describeError(failure);
+    this.#event(timedOut ? 'node_timeout' : 'node_error', node, trace, attempt, latencyMs, { exception: info.message, exceptionType: info.type });
+    if (attempt < policy.maxRetries) {
+      const sleepMs = backoffMs(policy, attempt);
+      this.#event('node_retry', node, trace, attempt, latencyMs, { sleepMs });
+      if (sleepMs > 0 && !(await this.#backoff(node, trace, r.index, sleepMs))) {
+        this.#event('node_trace_cancelled', node, trace, attempt, undefined);
+        return;
+      }
+      await this.#attempt(a, attempt + 1);
+      return;
+    }
+    const code = timedOut ? FlowErrorCode.NODE_TIMEOUT : FlowErrorCode.NODE_EXCEPTION;
+    const error = this.#flowError(node, trace, code, info.message, failure, { attempts: attempt + 1 });
+    this.#event('node_failed', node, trace, attempt, latencyMs, { code, exception: info.message, exceptionType: info.type });
+    await this.#fail(trace, error, staged);
   }
 
   /** Sleeps before a retry; false when the trace was cancelled or the flow stopped meanwhile. */
@@ -765,21 +804,28 @@ export class Flow implements InvocationHost {
     if (this.emitErrorsToRookery) await this.#toRookery(trace, error, staged);
   }
 
-  /** Sends a node's result onward: controller loop, Rookery, or every successor. */
-  async #route(r: Runner, trace: TraceState | undefined, result: unknown, staged: unknown[]): Promise<void> {
-    if (result === undefined || result === null) return;
-    if (isMessage(result) && isWM(result.payload)) {
-      await this.#controllerStep(r, trace, result as Message<WM>, staged);
-      return;
-    }
-    if (r.egress) {
-      await this.#toRookery(trace, result, staged);
-      return;
-    }
+  /** Sends a node's result onward: controller loop, Rookery, or every successor. Undefined when nothing had to wait. */
+  #route(r: Runner, trace: TraceState | undefined, result: unknown, staged: unknown[]): Promise<void> | undefined {
+    if (result === undefined || result === null) return undefined;
+    if (isMessage(result) && isWM(result.payload)) return this.#controllerStep(r, trace, result as Message<WM>, staged);
+    if (r.egress) return this.#toRookery(trace, result, staged);
     const item: Item = { value: result, trace };
-    for (const edge of r.outEdges) {
+    const edges = r.outEdges;
+    for (let i = 0; i < edges.length; i++) {
+      const edge = edges[i]!;
       const wait = this.#put(edge, this.#runners[edge.targetIndex]!, item);
-      if (wait !== undefined) await wait;
+      if (wait !== undefined) return this.#routeRest(wait, item, edges, i + 1);
+    }
+    return undefined;
+  }
+
+  /** The rest of a route that had to wait for room on an edge. */
+  async #routeRest(wait: Promise<void>, item: Item, edges: readonly Edge[], from: number): Promise<void> {
+    await wait;
+    for (let i = from; i < edges.length; i++) {
+      const edge = edges[i]!;
+      const next = this.#put(edge, this.#runners[edge.targetIndex]!, item);
+      if (next !== undefined) await next;
     }
   }
 
@@ -951,7 +997,9 @@ export class Flow implements InvocationHost {
 
   #endTrace(trace: TraceState): void {
     trace.ended = true;
-    trace.streams = undefined;
+    // Stream counters stay until the trace is forgotten: a trace that goes
+    // idle between two chunks (a fast consumer of chunks emitted from
+    // outside) keeps numbering its streams where they were.
     this.#notifyTraceEnd(trace.id);
     this.#serve(trace);
     if (this.#traces.get(trace.id) !== trace) return;

@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       logRedact: [],
       logPayloads: false,
       accessLog: true,
+      logSync: false,
       metricsTenantLabel: false,
       tenantMaxInflight: 1000,
       jwtSecret: '',
