@@ -601,7 +601,7 @@ export class Flow implements InvocationHost {
   #dispatch(r: Runner, item: Item): void {
     r.active++;
     this.#inflightTotal++;
-    void this.#execute(r, item);
+    this.#execute(r, item);
   }
 
   /** Marks one unit of a trace's pending work done; ends the trace when none is left. */
@@ -614,29 +614,51 @@ export class Flow implements InvocationHost {
 
   // ------------------------------------------------------------------ execution
 
-  async #execute(r: Runner, item: Item): Promise<void> {
-    const trace = item.trace;
+  #execute(r: Runner, item: Item): void {
     const staged: unknown[] = [];
+    let pending: Promise<void> | undefined;
     try {
-      await this.#invoke(r, item, staged);
+      pending = this.#invoke(r, item, staged);
     } catch (err) {
-      if (!(err instanceof TraceCancelled) && !(err instanceof FlowStoppedError)) {
-        this.#log().error({ err: describeError(err), node: r.node.name }, 'unexpected runtime error');
-      }
-    } finally {
-      r.active--;
-      this.#inflightTotal--;
-      // Final outputs become visible only now, together with the bookkeeping,
-      // so whoever fetches the last output finds the trace already ended.
-      if (staged.length > 0 && !trace?.cancelled && !this.#stopped) {
-        const bucket = trace === undefined ? this.#untraced : trace.outputs;
-        for (const value of staged) this.#buffer(bucket, value);
-      }
-      this.#release(trace);
-      this.#serve(trace);
-      if (this.#inflightTotal === 0 && this.#onDrained) this.#onDrained();
-      this.#drain(r);
+      this.#executeFailed(r, err);
     }
+    // Completion always runs in a later microtask, also for a hop that
+    // finished synchronously: whoever dispatched (an emit putting a message
+    // on several ingress edges, a node routing to several successors) has
+    // then placed all its work before any of it is accounted as done.
+    if (pending === undefined) {
+      queueMicrotask(() => this.#complete(r, item.trace, staged));
+      return;
+    }
+    pending.then(
+      () => this.#complete(r, item.trace, staged),
+      (err: unknown) => {
+        this.#executeFailed(r, err);
+        this.#complete(r, item.trace, staged);
+      },
+    );
+  }
+
+  #executeFailed(r: Runner, err: unknown): void {
+    if (!(err instanceof TraceCancelled) && !(err instanceof FlowStoppedError)) {
+      this.#log().error({ err: describeError(err), node: r.node.name }, 'unexpected runtime error');
+    }
+  }
+
+  /** The end of one item's execution: bookkeeping, staged outputs, the runner's next item. */
+  #complete(r: Runner, trace: TraceState | undefined, staged: unknown[]): void {
+    r.active--;
+    this.#inflightTotal--;
+    // Final outputs become visible only now, together with the bookkeeping,
+    // so whoever fetches the last output finds the trace already ended.
+    if (staged.length > 0 && !trace?.cancelled && !this.#stopped) {
+      const bucket = trace === undefined ? this.#untraced : trace.outputs;
+      for (const value of staged) this.#buffer(bucket, value);
+    }
+    this.#release(trace);
+    this.#serve(trace);
+    if (this.#inflightTotal === 0 && this.#onDrained) this.#onDrained();
+    this.#drain(r);
   }
 
   /**

@@ -33,10 +33,14 @@ export class CallRegistry {
     return this.#active.size;
   }
 
-  /** Registers a call; returns the function that unregisters it. */
-  add(call: ActiveCall): () => void {
+  /** Registers a call until {@link delete}. */
+  add(call: ActiveCall): void {
     this.#active.add(call);
-    return () => void this.#active.delete(call);
+  }
+
+  /** Unregisters a call (no-op when it is not registered). */
+  delete(call: ActiveCall): void {
+    this.#active.delete(call);
   }
 
   /** Starts draining and aborts every `endOnDrain` call with `reason`. */

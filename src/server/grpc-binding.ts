@@ -6,8 +6,10 @@
  */
 import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { CallRegistry } from './call-registry.js';
-import { compose, type Interceptor, type RpcCall } from './rpc-call.js';
+import type { Metadata } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import type { ActiveCall, CallRegistry } from './call-registry.js';
+import { compose, type Identity, type Interceptor, type RpcCall } from './rpc-call.js';
 import type { DecodedRequest } from './service-definition.js';
 import { ServiceError, toGrpcStatus, toServiceError, type GrpcStatusObject } from './status.js';
 
@@ -53,66 +55,93 @@ function deadlineOf(call: GrpcCall<unknown>): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-interface Prepared<Req> {
-  readonly rpc: RpcCall<Req>;
-  /** Marks the call answered, so grpc-js' later 'cancelled' notification is not mistaken for a client cancel. */
-  finish(): void;
-}
-
-function prepare<Req>(method: string, call: GrpcCall<Req>, ctx: BindingContext, opts: BindOptions, request: Req, bytes: number): Prepared<Req> {
-  const controller = new AbortController();
-  const deadline = deadlineOf(call);
-  let finished = false;
-  const unregister = ctx.calls.add({
-    method,
-    endOnDrain: opts.endOnDrain ?? false,
-    abort: (reason) => controller.abort(reason),
-  });
-  const onCancelled = (): void => {
-    if (finished || controller.signal.aborted) return;
+/**
+ * One bound call: the {@link RpcCall} handlers see and the registry's
+ * {@link ActiveCall}, as one object with its methods on the prototype
+ * (built for every RPC, so no closures per call beyond the cancel listener).
+ */
+class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
+  readonly request: Req;
+  readonly requestBytes: number;
+  readonly metadata: Metadata;
+  readonly deadline: number | undefined;
+  readonly endOnDrain: boolean;
+  identity: Identity | undefined = undefined;
+  traceparent?: string;
+  traceId?: string;
+  readonly #controller = new AbortController();
+  readonly #call: GrpcCall<Req>;
+  readonly #calls: CallRegistry;
+  /** Set once answered, so grpc-js' later 'cancelled' notification is not mistaken for a client cancel. */
+  #finished = false;
+  readonly #onCancelled = (): void => {
+    if (this.#finished || this.#controller.signal.aborted) return;
+    const deadline = this.deadline;
     const byDeadline = deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS;
-    controller.abort(
+    this.#controller.abort(
       byDeadline
         ? new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' })
         : new ServiceError('CANCELLED', 'the client cancelled the call', { reason: 'CALL_CANCELLED' }),
     );
   };
-  call.once('cancelled', onCancelled);
-  // Under load grpc-js may have ended the call (deadline, client cancel)
-  // before the handler got to run; its 'cancelled' event is then gone.
-  if (call.cancelled) onCancelled();
-  const isOver = (): boolean => controller.signal.aborted || (deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS);
-  const rpc: RpcCall<Req> = {
-    method,
-    request,
-    requestBytes: bytes,
-    metadata: call.metadata,
-    deadline,
-    signal: controller.signal,
-    get peer() {
-      return call.getPeer();
-    },
-    get peerCertificate() {
-      const cert = call.getAuthContext().sslPeerCertificate;
-      // Node reports "no certificate" as an empty object.
-      return cert === undefined || Object.keys(cert).length === 0 ? undefined : cert;
-    },
-    identity: undefined,
-    isOver,
-    abort: (reason) => controller.abort(reason),
-    throwIfOver: () => {
-      if (controller.signal.aborted) throw controller.signal.reason as Error;
-      if (isOver()) throw new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' });
-    },
-  };
-  return {
-    rpc,
-    finish: () => {
-      finished = true;
-      call.removeListener('cancelled', onCancelled);
-      unregister();
-    },
-  };
+
+  constructor(
+    readonly method: string,
+    call: GrpcCall<Req>,
+    calls: CallRegistry,
+    opts: BindOptions,
+    request: Req,
+    bytes: number,
+  ) {
+    this.request = request;
+    this.requestBytes = bytes;
+    this.metadata = call.metadata;
+    this.deadline = deadlineOf(call);
+    this.endOnDrain = opts.endOnDrain ?? false;
+    this.#call = call;
+    this.#calls = calls;
+    calls.add(this);
+    call.once('cancelled', this.#onCancelled);
+    // Under load grpc-js may have ended the call (deadline, client cancel)
+    // before the handler got to run; its 'cancelled' event is then gone.
+    if (call.cancelled) this.#onCancelled();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get peer(): string {
+    return this.#call.getPeer();
+  }
+
+  get peerCertificate(): PeerCertificate | undefined {
+    const cert = this.#call.getAuthContext().sslPeerCertificate;
+    // Node reports "no certificate" as an empty object.
+    return cert === undefined || Object.keys(cert).length === 0 ? undefined : cert;
+  }
+
+  isOver(): boolean {
+    const deadline = this.deadline;
+    return this.#controller.signal.aborted || (deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS);
+  }
+
+  throwIfOver(): void {
+    const signal = this.#controller.signal;
+    if (signal.aborted) throw signal.reason as Error;
+    if (this.isOver()) throw new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' });
+  }
+
+  abort(reason: Error): void {
+    this.#controller.abort(reason);
+  }
+
+  /** The call is answered: stop listening and leave the registry. */
+  finish(): void {
+    this.#finished = true;
+    this.#call.removeListener('cancelled', this.#onCancelled);
+    this.#calls.delete(this);
+  }
 }
 
 function failure(err: unknown, method: string, logger: Logger): GrpcStatusObject {
@@ -141,10 +170,10 @@ export function bindUnary<Req, Res>(method: string, handler: UnaryHandler<Req, R
       callback(toGrpcStatus(malformed(method, decoded)));
       return;
     }
-    const prepared = prepare(method, call, ctx, opts, decoded.message, decoded.bytes);
+    const prepared = new BoundCall(method, call, ctx.calls, opts, decoded.message, decoded.bytes);
     let run: Promise<unknown>;
     try {
-      run = chain(prepared.rpc);
+      run = chain(prepared);
     } catch (err) {
       run = Promise.reject(err);
     }
@@ -174,8 +203,8 @@ export function bindServerStream<Req, Res>(
       call.emit('error', toGrpcStatus(malformed(method, decoded)));
       return;
     }
-    const prepared = prepare(method, call, ctx, opts, decoded.message, decoded.bytes);
-    const signal = prepared.rpc.signal;
+    const prepared = new BoundCall(method, call, ctx.calls, opts, decoded.message, decoded.bytes);
+    const signal = prepared.signal;
     const sink: StreamSink<Res> = {
       send: (response) =>
         new Promise<void>((resolve, reject) => {
@@ -209,7 +238,7 @@ export function bindServerStream<Req, Res>(
     const chain = compose(ctx.interceptors, (rpc) => handler(rpc as RpcCall<Req>, sink));
     let run: Promise<unknown>;
     try {
-      run = chain(prepared.rpc);
+      run = chain(prepared);
     } catch (err) {
       run = Promise.reject(err);
     }
