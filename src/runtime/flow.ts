@@ -14,7 +14,7 @@ import {
   TraceEndedError,
   type TraceStatus,
 } from './errors.js';
-import { FlowEvent, type FlowEventType, type Middleware } from './events.js';
+import { FlowEvent, type FlowEventInit, type FlowEventType, type Middleware } from './events.js';
 import { buildGraph, type Graph } from './graph.js';
 import { Invocation, type InvocationHost } from './invocation.js';
 import { describeError, runtimeLogger } from './logger.js';
@@ -142,6 +142,9 @@ function endedRecord(trace: TraceState): EndedRecord {
   return trace.failure === undefined ? PLAIN_ENDINGS[trace.status()] : { status: trace.status(), error: trace.failure };
 }
 
+/** Placeholder `extra` of the scratch event init between events (never handed out). */
+const NO_EXTRA: Record<string, unknown> = Object.freeze({});
+
 const DEADLINE_TEXT = 'Deadline exceeded';
 const HOP_BUDGET_TEXT = 'Hop budget exhausted';
 const TOKEN_BUDGET_TEXT = 'Token budget exhausted';
@@ -183,6 +186,23 @@ export class Flow implements InvocationHost {
   readonly #registry: ModelRegistry | undefined;
   readonly #logger: Logger | undefined;
   #eventsOn: boolean;
+  readonly #eventInit: FlowEventInit = {
+    eventType: 'node_start',
+    ts: 0,
+    nodeName: undefined,
+    nodeId: undefined,
+    traceId: undefined,
+    attempt: 0,
+    latencyMs: undefined,
+    queueDepthIn: 0,
+    queueDepthOut: 0,
+    outgoingEdges: 0,
+    queueMaxsize: 0,
+    tracePending: undefined,
+    traceInflight: undefined,
+    traceCancelled: false,
+    extra: NO_EXTRA,
+  };
   #eventSeq = 0;
   #running = false;
   #stopped = false;
@@ -1194,23 +1214,26 @@ export class Flow implements InvocationHost {
       for (let i = 0; i < outs.length; i++) qout += outs[i]!.buffer.length;
       outgoing = r.outEdges.length;
     }
-    const event = new FlowEvent({
-      eventType: type,
-      ts: Date.now(),
-      nodeName: node?.name,
-      nodeId: node?.id,
-      traceId: trace?.id,
-      attempt,
-      latencyMs,
-      queueDepthIn: qin,
-      queueDepthOut: qout,
-      outgoingEdges: outgoing,
-      queueMaxsize: this.queueMaxsize,
-      tracePending: trace?.pending,
-      traceInflight: trace?.invocations.size,
-      traceCancelled: trace?.cancelled ?? false,
-      extra,
-    });
+    // The constructor copies its init, so one scratch init serves every
+    // event (several per hop) instead of an object literal each.
+    const init = this.#eventInit;
+    init.eventType = type;
+    init.ts = Date.now();
+    init.nodeName = node?.name;
+    init.nodeId = node?.id;
+    init.traceId = trace?.id;
+    init.attempt = attempt;
+    init.latencyMs = latencyMs;
+    init.queueDepthIn = qin;
+    init.queueDepthOut = qout;
+    init.outgoingEdges = outgoing;
+    init.queueMaxsize = this.queueMaxsize;
+    init.tracePending = trace?.pending;
+    init.traceInflight = trace?.invocations.size;
+    init.traceCancelled = trace?.cancelled ?? false;
+    init.extra = extra;
+    const event = new FlowEvent(init);
+    init.extra = NO_EXTRA;
     for (const m of this.#middlewares) {
       try {
         const ret = m(event);

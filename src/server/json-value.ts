@@ -31,6 +31,53 @@ function join(path: string, key: string | number): string {
  *   or infinite (JSON cannot carry them).
  */
 export function valueToJson(value: Value, maxDepth: number, path = '', depth = 0): JsonValue {
+  // Paths are built only to report a refusal: the fast pass tracks none,
+  // and a refused value is walked again to name where.
+  const fast = fastValueToJson(value, maxDepth, depth);
+  if (fast !== REFUSED) return fast;
+  return slowValueToJson(value, maxDepth, path, depth);
+}
+
+/** Marker of {@link fastValueToJson}: the value is refused (too deep or a non-finite number). */
+const REFUSED: unique symbol = Symbol('refused');
+
+function fastValueToJson(value: Value, maxDepth: number, depth: number): JsonValue | typeof REFUSED {
+  const kind = value.kind;
+  switch (kind.case) {
+    case 'numberValue':
+      return Number.isFinite(kind.value) ? kind.value : REFUSED;
+    case 'stringValue':
+    case 'boolValue':
+      return kind.value;
+    case 'structValue': {
+      if (depth + 1 > maxDepth) return REFUSED;
+      const out: JsonObject = {};
+      const fields = kind.value.fields;
+      for (const k in fields) {
+        if (!Object.hasOwn(fields, k)) continue;
+        const v = fastValueToJson(fields[k]!, maxDepth, depth + 1);
+        if (v === REFUSED) return REFUSED;
+        out[k] = v;
+      }
+      return out;
+    }
+    case 'listValue': {
+      if (depth + 1 > maxDepth) return REFUSED;
+      const values = kind.value.values;
+      const out: JsonValue[] = new Array<JsonValue>(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = fastValueToJson(values[i]!, maxDepth, depth + 1);
+        if (v === REFUSED) return REFUSED;
+        out[i] = v;
+      }
+      return out;
+    }
+    default:
+      return null;
+  }
+}
+
+function slowValueToJson(value: Value, maxDepth: number, path: string, depth: number): JsonValue {
   const kind = value.kind;
   switch (kind.case) {
     case 'numberValue':
@@ -42,12 +89,12 @@ export function valueToJson(value: Value, maxDepth: number, path = '', depth = 0
     case 'structValue': {
       if (depth + 1 > maxDepth) throw new JsonShapeError(path, `nesting deeper than ${maxDepth} levels`);
       const out: JsonObject = {};
-      for (const [k, v] of Object.entries(kind.value.fields)) out[k] = valueToJson(v, maxDepth, join(path, k), depth + 1);
+      for (const [k, v] of Object.entries(kind.value.fields)) out[k] = slowValueToJson(v, maxDepth, join(path, k), depth + 1);
       return out;
     }
     case 'listValue': {
       if (depth + 1 > maxDepth) throw new JsonShapeError(path, `nesting deeper than ${maxDepth} levels`);
-      return kind.value.values.map((v, i) => valueToJson(v, maxDepth, join(path, i), depth + 1));
+      return kind.value.values.map((v, i) => slowValueToJson(v, maxDepth, join(path, i), depth + 1));
     }
     default:
       return null;
