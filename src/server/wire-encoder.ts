@@ -362,6 +362,10 @@ function sizeStruct(s: unknown): number {
   const map = fields as Record<string, unknown>;
   let n = 0;
   for (const key of Object.keys(map)) {
+    // protobuf-es copies a JSON object through assignments, where an own
+    // "__proto__" key sets a prototype instead of a field: leave that rare
+    // case to it rather than mimic it.
+    if (key === '__proto__') bail();
     const entry = reserve();
     const keyBody = sizeStringBody(key);
     const value = reserve();
@@ -421,6 +425,10 @@ function sizeJsonStruct(obj: object): number {
   const map = obj as Record<string, unknown>;
   let n = 0;
   for (const key of Object.keys(map)) {
+    // protobuf-es copies a JSON object through assignments, where an own
+    // "__proto__" key sets a prototype instead of a field: leave that rare
+    // case to it rather than mimic it.
+    if (key === '__proto__') bail();
     const entry = reserve();
     const keyBody = sizeStringBody(key);
     const value = reserve();
