@@ -69,16 +69,19 @@ class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
   identity: Identity | undefined = undefined;
   traceparent?: string;
   traceId?: string;
-  readonly #controller = new AbortController();
+  /** Created on first read of {@link signal}: most calls are answered without anyone waiting on it. */
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: Error | undefined;
   readonly #call: GrpcCall<Req>;
   readonly #calls: CallRegistry;
   /** Set once answered, so grpc-js' later 'cancelled' notification is not mistaken for a client cancel. */
   #finished = false;
   readonly #onCancelled = (): void => {
-    if (this.#finished || this.#controller.signal.aborted) return;
+    if (this.#finished || this.#aborted) return;
     const deadline = this.deadline;
     const byDeadline = deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS;
-    this.#controller.abort(
+    this.abort(
       byDeadline
         ? new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' })
         : new ServiceError('CANCELLED', 'the client cancelled the call', { reason: 'CALL_CANCELLED' }),
@@ -108,6 +111,10 @@ class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
   }
 
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
     return this.#controller.signal;
   }
 
@@ -123,17 +130,19 @@ class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
 
   isOver(): boolean {
     const deadline = this.deadline;
-    return this.#controller.signal.aborted || (deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS);
+    return this.#aborted || (deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS);
   }
 
   throwIfOver(): void {
-    const signal = this.#controller.signal;
-    if (signal.aborted) throw signal.reason as Error;
+    if (this.#aborted) throw this.#reason!;
     if (this.isOver()) throw new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' });
   }
 
   abort(reason: Error): void {
-    this.#controller.abort(reason);
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
   }
 
   /** The call is answered: stop listening and leave the registry. */

@@ -39,6 +39,12 @@ export interface HostedEmitOptions {
   idempotencyKey?: string | undefined;
   /** Aborts waiting for admission (full ingress queue) or for a duplicate's first attempt; rejects with its reason. */
   signal?: AbortSignal;
+  /**
+   * Like `signal`, from something that creates its signal on demand (an RPC
+   * call): read only when a wait begins, so an emit admitted at once never
+   * creates it. `signal` wins when both are given.
+   */
+  abortable?: { readonly signal: AbortSignal; throwIfOver?(): void } | undefined;
   /** The server generated the trace id for this request: no stored history can exist, so the store is not asked. */
   generatedTraceId?: boolean | undefined;
 }
@@ -78,6 +84,10 @@ function classify(value: unknown): TraceItem {
   if (isMessage(value) && isStreamChunk(value.payload)) return { kind: 'chunk', chunk: value.payload };
   if (isStreamChunk(value)) return { kind: 'chunk', chunk: value };
   return { kind: 'output', value };
+}
+
+function signalOf(opts: HostedEmitOptions): AbortSignal | undefined {
+  return opts.signal ?? opts.abortable?.signal;
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -179,22 +189,22 @@ export class HostedFlow {
    */
   async emit(tenant: string, message: Message, opts: HostedEmitOptions = {}): Promise<HostedEmitResult> {
     const key = opts.idempotencyKey;
-    if (key === undefined) return { traceId: message.traceId, deduplicated: false, record: await this.#admit(tenant, message, opts.signal, opts.generatedTraceId) };
+    if (key === undefined) return { traceId: message.traceId, deduplicated: false, record: await this.#admit(tenant, message, opts, opts.generatedTraceId) };
     for (;;) {
       const claimed = this.#idempotency.claim(tenant, key, message.traceId);
       if ('existing' in claimed) {
         const { traceId, outcome } = claimed.existing;
-        if (await raceAbort(outcome, opts.signal)) return { traceId, deduplicated: true, record: this.record(tenant, traceId) };
+        if (await raceAbort(outcome, signalOf(opts))) return { traceId, deduplicated: true, record: this.record(tenant, traceId) };
         continue; // the first attempt failed and released the key: claim it again
       }
       try {
         // The key may be stored from before a restart.
-        const stored = this.#durable === undefined ? undefined : await raceAbort(this.#durable.findKey(tenant, this.name, key), opts.signal);
+        const stored = this.#durable === undefined ? undefined : await raceAbort(this.#durable.findKey(tenant, this.name, key), signalOf(opts));
         if (stored !== undefined) {
           claimed.claim.settle(false);
           return { traceId: stored, deduplicated: true, record: this.record(tenant, stored) };
         }
-        const record = await this.#admit(tenant, message, opts.signal, opts.generatedTraceId);
+        const record = await this.#admit(tenant, message, opts, opts.generatedTraceId);
         await this.#durable?.saveKey(tenant, this.name, key, message.traceId);
         claimed.claim.settle(true);
         return { traceId: message.traceId, deduplicated: false, record };
@@ -234,15 +244,15 @@ export class HostedFlow {
     };
   }
 
-  async #admit(tenant: string, message: Message, signal: AbortSignal | undefined, generatedTraceId = false): Promise<TraceRecord> {
+  async #admit(tenant: string, message: Message, opts: HostedEmitOptions, generatedTraceId = false): Promise<TraceRecord> {
     const key = traceKey(tenant, message.traceId);
     if (this.#durable !== undefined) {
       // Store backpressure: admit nothing new while the write buffer is full.
-      if (!this.#durable.hasRoom()) await this.#durable.waitForRoom(signal);
+      if (!this.#durable.hasRoom()) await this.#durable.waitForRoom(signalOf(opts));
       const existing = this.#table.get(key);
       if ((existing === undefined || existing.ended) && !generatedTraceId) {
         const prepared = this.#durable.prepareTrace(tenant, message.traceId);
-        if (prepared !== undefined) await raceAbort(prepared, signal);
+        if (prepared !== undefined) await raceAbort(prepared, signalOf(opts));
       }
     }
     let record = this.#table.get(key);
@@ -267,7 +277,14 @@ export class HostedFlow {
     record.emitGen++;
     let admitted = false;
     try {
-      await this.flow.emit(message, signal === undefined ? { traceId: key } : { traceId: key, signal });
+      // An abort since the last check must still keep the message out.
+      opts.signal?.throwIfAborted();
+      opts.abortable?.throwIfOver?.();
+      // Most emits find room: placed at once, without the async emit.
+      if (!this.flow.tryEmit(message, { traceId: key })) {
+        const signal = signalOf(opts);
+        await this.flow.emit(message, signal === undefined ? { traceId: key } : { traceId: key, signal });
+      }
       admitted = true;
       if (!record.admitted) this.#durable?.traceStarted(tenant, this.name, message.traceId);
       record.admitted = true;

@@ -55,9 +55,8 @@ export class TenantQuota {
    *
    * @throws the signal's reason when it aborts first (no slot is held).
    */
-  acquire(tenant: string, signal: AbortSignal): Promise<QuotaLease> {
+  acquire(tenant: string, from: { readonly signal: AbortSignal }): Promise<QuotaLease> {
     if (this.maxInflight <= 0) return Promise.resolve(FREE);
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
     let state = this.#tenants.get(tenant);
     if (state === undefined) {
       state = { inflight: 0, waiters: new Fifo<Waiter>() };
@@ -68,6 +67,13 @@ export class TenantQuota {
       return Promise.resolve(this.#lease(tenant, state));
     }
     const st = state;
+    // Read only when waiting: a lazily created signal stays uncreated for
+    // the (usual) acquisitions that find a free slot.
+    const signal = from.signal;
+    if (signal.aborted) {
+      this.#forgetIfIdle(tenant, st);
+      return Promise.reject(signal.reason as Error);
+    }
     return new Promise<QuotaLease>((resolve, reject) => {
       const onAbort = (): void => {
         if (st.waiters.remove(waiter)) {

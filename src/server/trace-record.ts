@@ -32,6 +32,11 @@ export interface TraceOutcome {
 /** What a read returns: the next update, or the end once there are no more. */
 export type TraceDelivery = TraceItem | TraceOutcome;
 
+/** Whatever carries the signal that aborts a wait (an RPC call); read only when a wait begins. */
+export interface SignalSource {
+  readonly signal: AbortSignal;
+}
+
 interface Waiter {
   resolve(value: TraceDelivery): void;
   reject(reason: unknown): void;
@@ -215,13 +220,15 @@ export class TraceRecord {
    * @throws the signal's reason when `signal` aborts while waiting (the
    *   reader is removed; no update is lost).
    */
-  take(signal?: AbortSignal): Promise<TraceDelivery> {
+  take(from?: SignalSource): Promise<TraceDelivery> {
     const item = this.#items.shift();
     if (item !== undefined) {
       this.#wakeProducer();
       return Promise.resolve(item);
     }
     if (this.#outcome !== undefined) return Promise.resolve(this.#outcome);
+    // Read only now: a take that finds an update never needs the signal.
+    const signal = from?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<TraceDelivery>((resolve, reject) => {
       if (signal === undefined) {

@@ -80,7 +80,7 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
       return running !== undefined && !running.ended;
     };
     if (ctx.tenantQuota !== undefined && !joins()) {
-      lease = await ctx.tenantQuota.acquire(tenant, call.signal);
+      lease = await ctx.tenantQuota.acquire(tenant, call);
       if (joins()) {
         lease.release();
         lease = undefined;
@@ -89,7 +89,7 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
     stage = 'ingress';
     const result = await hosted.emit(tenant, inbound.message, {
       idempotencyKey: req.idempotencyKey,
-      signal: call.signal,
+      abortable: call,
       generatedTraceId: (req.message?.traceId ?? '') === '',
     });
     if (lease !== undefined) {

@@ -40,7 +40,7 @@ export function callHandler(ctx: HandlerContext): UnaryHandler<CallRequest, Call
     if (record === undefined) throw ServiceError.traceNotFound(admitted.traceId);
     try {
       for (;;) {
-        const delivery = await record.take(call.signal);
+        const delivery = await record.take(call);
         if (delivery.kind !== 'end' && call.isOver()) {
           record.putBack(delivery);
           call.throwIfOver();

@@ -20,7 +20,7 @@ import { findTrace } from './trace-lookup.js';
 export function fetchHandler(ctx: HandlerContext): UnaryHandler<FetchRequest, FetchResponse> {
   return async (call) => {
     const { record } = findTrace(ctx, call);
-    const delivery = await record.take(call.signal);
+    const delivery = await record.take(call);
     if (delivery.kind !== 'end' && call.isOver()) {
       record.putBack(delivery);
       call.throwIfOver();

@@ -22,7 +22,7 @@ import type { TraceRecord } from '../trace-record.js';
  */
 export async function streamUpdates<Res>(record: TraceRecord, call: RpcCall, sink: StreamSink<Res>, wrap: (update: TraceUpdate) => Res): Promise<void> {
   for (;;) {
-    const delivery = await record.take(call.signal);
+    const delivery = await record.take(call);
     if (delivery.kind === 'end') {
       if (!isFinalOutcome(delivery)) throw ServiceError.unavailable();
       await sink.send(wrap(encodeTraceUpdate(delivery, record)));

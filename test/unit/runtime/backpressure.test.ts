@@ -1,6 +1,55 @@
 import { describe, expect, it } from 'vitest';
-import { create, Node, type Context, type Message } from '../../../src/runtime/index.js';
+import { create, FlowStoppedError, Node, TraceCancelled, type Context, type Message } from '../../../src/runtime/index.js';
 import { deferred, msg, sleep } from './helpers.js';
+
+describe('tryEmit', () => {
+  it('places a message at once when there is room, and emits nothing (false) when the ingress edge is full', async () => {
+    const gate = deferred();
+    const seen: number[] = [];
+    const consumer = new Node(
+      async (m: Message<number>) => {
+        await gate.promise;
+        seen.push(m.payload);
+        return m;
+      },
+      { name: 'consumer' },
+    );
+    const flow = create([consumer.to()], { queueMaxsize: 1 });
+    flow.run();
+    const ms = [msg(1), msg(2), msg(3)];
+    expect(flow.tryEmit(ms[0])).toBe(true); // straight to the idle worker
+    expect(flow.tryEmit(ms[1])).toBe(true); // the one slot of the edge
+    expect(flow.tryEmit(ms[2])).toBe(false);
+    expect(flow.stats().queued).toBe(1);
+    gate.resolve();
+    for (const m of ms.slice(0, 2)) expect(await flow.fetch({ traceId: m.traceId })).toEqual(m);
+    expect(seen).toEqual([1, 2]);
+    // The refused message never entered: its trace is unknown to the flow.
+    expect(flow.traceOutcome(ms[2]!.traceId)).toBeUndefined();
+    await flow.stop();
+  });
+
+  it('declines a flow with several ingress nodes, and throws after stop or for a trace being cancelled', async () => {
+    const a = new Node((m: unknown) => m, { name: 'a' });
+    const b = new Node((m: unknown) => m, { name: 'b' });
+    const two = create([a.to(), b.to()]);
+    two.run();
+    expect(two.tryEmit(msg(1))).toBe(false);
+    expect(two.tryEmit(msg(1), { to: a })).toBe(true);
+    await two.stop();
+    expect(() => two.tryEmit(msg(2))).toThrow(FlowStoppedError);
+
+    const stuck = new Node((_m: unknown, ctx: Context) => new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))), { name: 's' });
+    const flow = create([stuck.to()]);
+    flow.run();
+    const m = msg(1);
+    expect(flow.tryEmit(m)).toBe(true);
+    const cancelling = flow.cancel(m.traceId);
+    expect(() => flow.tryEmit(m)).toThrow(TraceCancelled);
+    await cancelling;
+    await flow.stop();
+  });
+});
 
 describe('bounded FIFO edges', () => {
   it('makes an emitter wait while the edge is full and releases it when the consumer takes one', async () => {
