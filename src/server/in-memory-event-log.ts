@@ -3,7 +3,6 @@
  * configured.
  */
 import { FLOW_EVENT_TYPES, FlowEvent, type FlowEventType } from '../runtime/index.js';
-import { OldestFirst } from '../util/oldest-first.js';
 import type { EventListener, EventLog, LoggedEvent } from './event-log.js';
 import { TenantListeners } from './tenant-listeners.js';
 
@@ -69,12 +68,16 @@ interface TraceLog {
   baseSeq: number;
   holders: number;
   releasedAt: number;
+  /** Neighbours in the released list (oldest release first); null while not in it. */
+  prevReleased: TraceLog | null;
+  nextReleased: TraceLog | null;
+  inReleased: boolean;
 }
 
 const EMPTY = new Float64Array(0);
 
 function newTraceLog(tenant: string, traceId: string, releasedAt: number): TraceLog {
-  return { tenant, traceId, data: EMPTY, eventTraceId: undefined, aside: undefined, count: 0, head: 0, baseSeq: 1, holders: 0, releasedAt };
+  return { tenant, traceId, data: EMPTY, eventTraceId: undefined, aside: undefined, count: 0, head: 0, baseSeq: 1, holders: 0, releasedAt, prevReleased: null, nextReleased: null, inReleased: false };
 }
 
 /** `undefined` as NaN, for the double array. */
@@ -119,8 +122,9 @@ export class InMemoryEventLog implements EventLog {
   readonly #traces = new Map<string, Map<string, TraceLog>>();
   #traceCount = 0;
   /** Released traces in release order, for cheap expiry. */
-  readonly #released = new Set<TraceLog>();
-  readonly #oldestReleased = new OldestFirst(() => this.#released.values());
+  #releasedHead: TraceLog | null = null;
+  #releasedTail: TraceLog | null = null;
+  #releasedCount = 0;
   readonly #listeners = new TenantListeners();
   readonly #retentionMs: number;
   readonly #maxReleased: number;
@@ -168,7 +172,7 @@ export class InMemoryEventLog implements EventLog {
 
   #forget(log: TraceLog): void {
     if (this.#last === log) this.#last = undefined;
-    this.#released.delete(log);
+    this.#unlinkReleased(log);
     const byId = this.#traces.get(log.tenant);
     if (byId?.get(log.traceId) !== log) return;
     byId.delete(log.traceId);
@@ -301,7 +305,7 @@ export class InMemoryEventLog implements EventLog {
   retain(tenant: string, traceId: string): void {
     const log = this.#get(tenant, traceId) ?? this.#create(tenant, traceId, 0);
     log.holders++;
-    this.#released.delete(log);
+    this.#unlinkReleased(log);
   }
 
   release(tenant: string, traceId: string): void {
@@ -316,19 +320,35 @@ export class InMemoryEventLog implements EventLog {
   }
 
   sweep(now = Date.now()): void {
-    for (const log of this.#released) {
-      if (now - log.releasedAt < this.#retentionMs) break;
-      this.#forget(log);
-    }
+    for (let log = this.#releasedHead; log !== null && now - log.releasedAt >= this.#retentionMs; log = this.#releasedHead) this.#forget(log);
   }
 
+  /**
+   * Appends `log` to the released list (moving it if it was there) and
+   * forgets the oldest released traces over the cap. An intrusive list:
+   * every trace goes through it once, and a Set plus an iterator cost
+   * several hash operations per trace.
+   */
   #noteReleased(log: TraceLog): void {
-    this.#released.delete(log);
-    this.#released.add(log);
-    while (this.#released.size > this.#maxReleased) {
-      const oldest = this.#oldestReleased.next();
-      if (oldest === undefined) break;
-      this.#forget(oldest);
-    }
+    this.#unlinkReleased(log);
+    log.prevReleased = this.#releasedTail;
+    if (this.#releasedTail === null) this.#releasedHead = log;
+    else this.#releasedTail.nextReleased = log;
+    this.#releasedTail = log;
+    log.inReleased = true;
+    this.#releasedCount++;
+    while (this.#releasedCount > this.#maxReleased && this.#releasedHead !== null) this.#forget(this.#releasedHead);
+  }
+
+  #unlinkReleased(log: TraceLog): void {
+    if (!log.inReleased) return;
+    if (log.prevReleased === null) this.#releasedHead = log.nextReleased;
+    else log.prevReleased.nextReleased = log.nextReleased;
+    if (log.nextReleased === null) this.#releasedTail = log.prevReleased;
+    else log.nextReleased.prevReleased = log.prevReleased;
+    log.prevReleased = null;
+    log.nextReleased = null;
+    log.inReleased = false;
+    this.#releasedCount--;
   }
 }

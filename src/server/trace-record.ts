@@ -78,6 +78,15 @@ export class TraceRecord {
   /** True while this record holds a reference on the trace's events in the event log. */
   retainsEvents = false;
 
+  /** @internal The owning table's links: ended records in end order, and whether it is registered. */
+  endedPrev: TraceRecord | null = null;
+  /** @internal */
+  endedNext: TraceRecord | null = null;
+  /** @internal */
+  inEndedList = false;
+  /** @internal */
+  registered = false;
+
   readonly #items = new Fifo<TraceItem>();
   readonly #waiters = new Fifo<Waiter>();
   #outcome: TraceOutcome | undefined;

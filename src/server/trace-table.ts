@@ -1,7 +1,6 @@
 /**
  * The trace records of one hosted flow, with their retention.
  */
-import { OldestFirst } from '../util/oldest-first.js';
 import { TraceRecord } from './trace-record.js';
 
 /** Options of {@link TraceTable}. */
@@ -28,9 +27,14 @@ export interface TraceTableOptions {
  */
 export class TraceTable {
   readonly #records = new Map<string, TraceRecord>();
-  /** Ended records in end order, so expiry scans only the oldest. */
-  readonly #ended = new Map<string, TraceRecord>();
-  readonly #oldestEnded = new OldestFirst(() => this.#ended.values());
+  /**
+   * Ended records in end order (oldest first), linked through the records
+   * themselves, so expiry scans only the oldest and every trace's end costs
+   * pointer updates rather than hash-map operations.
+   */
+  #endedHead: TraceRecord | null = null;
+  #endedTail: TraceRecord | null = null;
+  #endedCount = 0;
   readonly #opts: TraceTableOptions;
 
   constructor(opts: TraceTableOptions) {
@@ -44,7 +48,7 @@ export class TraceTable {
 
   /** Ended records currently remembered. */
   get endedCount(): number {
-    return this.#ended.size;
+    return this.#endedCount;
   }
 
   /** The record `get` found last: lookups come in bursts for one trace (its admission, then every event of a synchronous chain). */
@@ -59,43 +63,61 @@ export class TraceTable {
     return record;
   }
 
-  /** Creates and registers a running record. @throws Error when the key is already present. */
+  /**
+   * Creates and registers a running record. The caller has just found no
+   * record under `key` ({@link get}); a record still there would be replaced.
+   */
   create(key: string, tenant: string, traceId: string): TraceRecord {
-    if (this.#records.has(key)) throw new Error('trace record already exists');
     const record = new TraceRecord(key, tenant, traceId, this.#opts.capacity);
     this.#records.set(key, record);
+    record.registered = true;
+    this.#last = record;
     return record;
   }
 
   /** Notes that `record` ended now: starts its retention and enforces the cap. */
   markEnded(record: TraceRecord): void {
-    if (this.#records.get(record.key) !== record) return;
-    this.#ended.delete(record.key);
-    this.#ended.set(record.key, record);
-    while (this.#ended.size > this.#opts.maxEnded) {
-      const oldest = this.#oldestEnded.next();
-      if (oldest === undefined) break;
-      this.delete(oldest);
-    }
+    if (!record.registered) return;
+    this.#unlinkEnded(record);
+    record.endedPrev = this.#endedTail;
+    if (this.#endedTail === null) this.#endedHead = record;
+    else this.#endedTail.endedNext = record;
+    this.#endedTail = record;
+    record.inEndedList = true;
+    this.#endedCount++;
+    while (this.#endedCount > this.#opts.maxEnded && this.#endedHead !== null) this.delete(this.#endedHead);
   }
 
   /** Notes that an ended `record` runs again (its trace id was re-emitted). */
   markRunning(record: TraceRecord): void {
-    this.#ended.delete(record.key);
+    this.#unlinkEnded(record);
   }
 
   /** Forgets a record now. */
   delete(record: TraceRecord): void {
-    if (this.#records.get(record.key) !== record) return;
-    this.#records.delete(record.key);
-    this.#ended.delete(record.key);
+    if (!record.registered) return;
+    record.registered = false;
+    if (this.#records.get(record.key) === record) this.#records.delete(record.key);
+    this.#unlinkEnded(record);
     if (this.#last === record) this.#last = undefined;
     this.#opts.onForget?.(record);
   }
 
+  #unlinkEnded(record: TraceRecord): void {
+    if (!record.inEndedList) return;
+    if (record.endedPrev === null) this.#endedHead = record.endedNext;
+    else record.endedPrev.endedNext = record.endedNext;
+    if (record.endedNext === null) this.#endedTail = record.endedPrev;
+    else record.endedNext.endedPrev = record.endedPrev;
+    record.endedPrev = null;
+    record.endedNext = null;
+    record.inEndedList = false;
+    this.#endedCount--;
+  }
+
   /** Forgets ended records older than the retention time. */
   sweep(now = Date.now()): void {
-    for (const record of this.#ended.values()) {
+    for (let record = this.#endedHead; record !== null; record = this.#endedHead) {
       if (record.endedAt !== undefined && now - record.endedAt < this.#opts.retentionMs) break;
       this.delete(record);
     }

@@ -75,7 +75,10 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
   try {
     // A message for a trace of the caller that is running now joins that
     // trace: it starts nothing new, so it takes no slot.
+    const generatedTraceId = (req.message?.traceId ?? '') === '';
     const joins = (): boolean => {
+      // An id the server just generated cannot name a running trace.
+      if (generatedTraceId) return false;
       const running = hosted.record(tenant, inbound.message.traceId);
       return running !== undefined && !running.ended;
     };
@@ -90,7 +93,7 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
     const result = await hosted.emit(tenant, inbound.message, {
       idempotencyKey: req.idempotencyKey,
       abortable: call,
-      generatedTraceId: (req.message?.traceId ?? '') === '',
+      generatedTraceId,
     });
     if (lease !== undefined) {
       const held = lease;

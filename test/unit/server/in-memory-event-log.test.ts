@@ -101,6 +101,36 @@ describe('InMemoryEventLog', () => {
     expect((await log.history('acme', 't', 2998))!.map((e) => e.seq)).toEqual([2999, 3000]);
   });
 
+  it('forgets released traces oldest release first, over the cap or past the retention, and never a retained one', async () => {
+    const log = new InMemoryEventLog({ retentionMs: 1000, maxReleasedTraces: 3 });
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    for (const id of ids) {
+      log.retain('acme', id);
+      log.append('f', 'acme', id, toEvent(sample()));
+    }
+    // Release order: b, a, d, c (e stays retained); then b is re-retained.
+    for (const id of ['b', 'a', 'd', 'c']) log.release('acme', id);
+    log.retain('acme', 'b');
+    log.release('acme', 'e');
+    // Released now: a, d, c, e (cap 3): a, the oldest release, is gone.
+    const known = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const id of ids) if ((await log.history('acme', id)) !== undefined) out.push(id);
+      return out;
+    };
+    expect(await known()).toEqual(['b', 'c', 'd', 'e']);
+    expect(log.traceCount).toBe(4);
+    log.sweep(Date.now() + 999);
+    expect(await known()).toEqual(['b', 'c', 'd', 'e']);
+    log.sweep(Date.now() + 1000);
+    // Everything released has expired; b is still retained.
+    expect(await known()).toEqual(['b']);
+    log.release('acme', 'b');
+    log.sweep(Date.now() + 1000);
+    expect(await known()).toEqual([]);
+    expect(log.traceCount).toBe(0);
+  });
+
   it('still records the origin of events once the intern table is full', async () => {
     const log = new InMemoryEventLog({ retentionMs: 60_000, maxReleasedTraces: 10, maxEventsPerTrace: 100_000 });
     const n = 65_536 + 10;
