@@ -73,6 +73,8 @@ class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: Error | undefined;
+  /** True once the 'cancelled' listener is on (see {@link signal}). */
+  #listening = false;
   readonly #call: GrpcCall<Req>;
   readonly #calls: CallRegistry;
   /** Set once answered, so grpc-js' later 'cancelled' notification is not mistaken for a client cancel. */
@@ -104,16 +106,25 @@ class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
     this.#call = call;
     this.#calls = calls;
     calls.add(this);
-    call.once('cancelled', this.#onCancelled);
     // Under load grpc-js may have ended the call (deadline, client cancel)
     // before the handler got to run; its 'cancelled' event is then gone.
     if (call.cancelled) this.#onCancelled();
   }
 
+  /**
+   * Created on first read, together with the listener for grpc-js'
+   * 'cancelled' event: a call answered without waiting on anything needs
+   * neither (its `cancelled` flag is read by {@link isOver} instead).
+   */
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#aborted) this.#controller.abort(this.#reason);
+      else if (!this.#finished) {
+        this.#listening = true;
+        this.#call.once('cancelled', this.#onCancelled);
+        if (this.#call.cancelled) this.#onCancelled();
+      }
     }
     return this.#controller.signal;
   }
@@ -129,11 +140,13 @@ class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
   }
 
   isOver(): boolean {
+    if (!this.#aborted && this.#call.cancelled) this.#onCancelled();
     const deadline = this.deadline;
     return this.#aborted || (deadline !== undefined && Date.now() >= deadline - DEADLINE_SLACK_MS);
   }
 
   throwIfOver(): void {
+    if (!this.#aborted && this.#call.cancelled) this.#onCancelled();
     if (this.#aborted) throw this.#reason!;
     if (this.isOver()) throw new ServiceError('DEADLINE_EXCEEDED', 'the call deadline passed', { reason: 'CALL_DEADLINE_EXCEEDED' });
   }
@@ -148,7 +161,7 @@ class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
   /** The call is answered: stop listening and leave the registry. */
   finish(): void {
     this.#finished = true;
-    this.#call.removeListener('cancelled', this.#onCancelled);
+    if (this.#listening) this.#call.removeListener('cancelled', this.#onCancelled);
     this.#calls.delete(this);
   }
 }
