@@ -134,8 +134,6 @@ export class HostedFlow {
   readonly #eventLog: EventLog;
   readonly #durable: DurableTraces | undefined;
   readonly #logger: Logger;
-  /** W3C traceparent of each trace's current run (from its message meta), stamped on its events. */
-  readonly #traceparents = new WeakMap<TraceRecord, string>();
 
   constructor(opts: HostedFlowOptions) {
     this.name = opts.name;
@@ -187,7 +185,22 @@ export class HostedFlow {
    * @throws TraceCancelled while the trace's cancellation is in progress.
    * @throws FlowStoppedError once the flow stopped.
    */
-  async emit(tenant: string, message: Message, opts: HostedEmitOptions = {}): Promise<HostedEmitResult> {
+  emit(tenant: string, message: Message, opts: HostedEmitOptions = {}): Promise<HostedEmitResult> {
+    if (opts.idempotencyKey === undefined && this.#durable === undefined) {
+      // The common case (no key, no store to consult) without an async frame.
+      let entered: TraceRecord | Promise<TraceRecord>;
+      try {
+        entered = this.#enter(traceKey(tenant, message.traceId), tenant, message, opts);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (entered instanceof Promise) return entered.then((record) => ({ traceId: message.traceId, deduplicated: false, record }));
+      return Promise.resolve({ traceId: message.traceId, deduplicated: false, record: entered });
+    }
+    return this.#emitSlow(tenant, message, opts);
+  }
+
+  async #emitSlow(tenant: string, message: Message, opts: HostedEmitOptions): Promise<HostedEmitResult> {
     const key = opts.idempotencyKey;
     if (key === undefined) return { traceId: message.traceId, deduplicated: false, record: await this.#admit(tenant, message, opts, opts.generatedTraceId) };
     for (;;) {
@@ -255,6 +268,17 @@ export class HostedFlow {
         if (prepared !== undefined) await raceAbort(prepared, signalOf(opts));
       }
     }
+    return this.#enter(key, tenant, message, opts);
+  }
+
+  /**
+   * Registers the run in the trace's record and hands the message to the
+   * runtime: synchronously (the record itself) when the ingress has room,
+   * else a promise of it once admitted.
+   *
+   * @throws (or rejects with) the abort reason, TraceCancelled or FlowStoppedError; nothing is emitted then.
+   */
+  #enter(key: string, tenant: string, message: Message, opts: HostedEmitOptions): TraceRecord | Promise<TraceRecord> {
     let record = this.#table.get(key);
     const fresh = record === undefined || record.ended;
     if (record === undefined) {
@@ -267,44 +291,65 @@ export class HostedFlow {
     }
     const traceparent = message.meta.traceparent;
     if (isTraceparent(traceparent)) {
-      if (fresh || !this.#traceparents.has(record)) this.#traceparents.set(record, traceparent);
+      if (fresh || record.traceparent === undefined) record.traceparent = traceparent;
     } else if (fresh) {
-      this.#traceparents.delete(record);
+      record.traceparent = undefined;
     }
     record.pendingEmits++;
     // Bumped before the runtime sees the emit: a pump whose fetch started
     // earlier then knows an "ended" answer may predate this emit.
     record.emitGen++;
-    let admitted = false;
+    let placed: boolean;
     try {
       // An abort since the last check must still keep the message out.
       opts.signal?.throwIfAborted();
       opts.abortable?.throwIfOver?.();
       // Most emits find room: placed at once, without the async emit.
-      if (!this.flow.tryEmit(message, { traceId: key })) {
-        const signal = signalOf(opts);
-        await this.flow.emit(message, signal === undefined ? { traceId: key } : { traceId: key, signal });
-      }
+      placed = this.flow.tryEmit(message, { traceId: key });
+    } catch (err) {
+      this.#settleEntry(record, tenant, message, false);
+      throw err;
+    }
+    if (placed) {
+      this.#settleEntry(record, tenant, message, true);
+      return record;
+    }
+    return this.#enterWaiting(record, key, tenant, message, opts);
+  }
+
+  /** The rest of {@link #enter} when the ingress is full: waits for room (or the abort). */
+  async #enterWaiting(record: TraceRecord, key: string, tenant: string, message: Message, opts: HostedEmitOptions): Promise<TraceRecord> {
+    let admitted = false;
+    try {
+      const signal = signalOf(opts);
+      await this.flow.emit(message, signal === undefined ? { traceId: key } : { traceId: key, signal });
       admitted = true;
-      if (!record.admitted) this.#durable?.traceStarted(tenant, this.name, message.traceId);
-      record.admitted = true;
     } finally {
-      record.pendingEmits--;
-      if (admitted) {
-        if (!record.pumping && !record.ended) void this.#pump(record);
-      } else if (record.pendingEmits === 0 && !record.admitted && !record.pumping && !record.ended) {
-        // Nothing of this run got in (and no Cancel ended it meanwhile, which
-        // would be a real outcome to keep): put the record back as it was.
-        if (record.restore()) {
-          this.#table.markEnded(record);
-          this.#releaseEvents(record);
-        } else {
-          record.abandon(ServiceError.traceNotFound(record.traceId));
-          this.#table.delete(record);
-        }
-      }
+      this.#settleEntry(record, tenant, message, admitted);
     }
     return record;
+  }
+
+  /** Bookkeeping once an emit of `record`'s run was admitted or refused. */
+  #settleEntry(record: TraceRecord, tenant: string, message: Message, admitted: boolean): void {
+    if (admitted) {
+      if (!record.admitted) this.#durable?.traceStarted(tenant, this.name, message.traceId);
+      record.admitted = true;
+    }
+    record.pendingEmits--;
+    if (admitted) {
+      if (!record.pumping && !record.ended) void this.#pump(record);
+    } else if (record.pendingEmits === 0 && !record.admitted && !record.pumping && !record.ended) {
+      // Nothing of this run got in (and no Cancel ended it meanwhile, which
+      // would be a real outcome to keep): put the record back as it was.
+      if (record.restore()) {
+        this.#table.markEnded(record);
+        this.#releaseEvents(record);
+      } else {
+        record.abandon(ServiceError.traceNotFound(record.traceId));
+        this.#table.delete(record);
+      }
+    }
   }
 
   /** Moves the trace's outputs from the runtime into its record until the trace ends. */
@@ -384,7 +429,7 @@ export class HostedFlow {
     // The caller's W3C trace context travels with every event of its trace
     // (to the event log, SubscribeEvents/GetHistory, logs and spans); the
     // runtime builds a fresh `extra` per event, so this touches no other.
-    const traceparent = record === undefined ? undefined : this.#traceparents.get(record);
+    const traceparent = record?.traceparent;
     if (traceparent !== undefined) event.extra.traceparent = traceparent;
     this.#eventLog.append(this.name, owner.tenant, owner.traceId, event);
   }

@@ -77,6 +77,8 @@ export class TraceRecord {
 
   /** True while this record holds a reference on the trace's events in the event log. */
   retainsEvents = false;
+  /** W3C traceparent of the current run (from its first message's meta), stamped on its events. */
+  traceparent: string | undefined = undefined;
 
   /** @internal The owning table's links: ended records in end order, and whether it is registered. */
   endedPrev: TraceRecord | null = null;
