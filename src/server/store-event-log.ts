@@ -148,6 +148,44 @@ interface PendingRecord extends EventRecord {
   readonly event: FlowEvent;
 }
 
+/**
+ * A pending event row: the payload is derived from the event on demand
+ * (getters on the prototype, not two closures per event).
+ */
+class PendingEvent implements PendingRecord {
+  constructor(
+    readonly tenant: string,
+    readonly traceId: string,
+    readonly seq: number,
+    readonly flow: string,
+    readonly event: FlowEvent,
+  ) {}
+
+  get ts(): number {
+    return this.event.ts;
+  }
+
+  get kind(): string {
+    return this.event.eventType;
+  }
+
+  get nodeName(): string | undefined {
+    return this.event.nodeName;
+  }
+
+  get nodeId(): string | undefined {
+    return this.event.nodeId;
+  }
+
+  get payload(): Record<string, unknown> {
+    return eventPayload(this.event);
+  }
+
+  get payloadJson(): string {
+    return eventPayloadJson(this.event);
+  }
+}
+
 const SEP = '\u001f';
 
 /** Durable event log; see the module comment. */
@@ -156,6 +194,10 @@ export class StoreEventLog implements EventLog, DurableTraces {
   readonly writer: WriteBehind;
   readonly #logger: Logger;
   readonly #counters = new Map<string, Counter>();
+  /** The counter `append` used last, and whose it is. */
+  #lastCounter: Counter | undefined;
+  #lastTenant = '';
+  #lastTraceId = '';
   readonly #released = new Map<string, Counter>();
   readonly #oldestReleased = new OldestFirst(() => this.#released.keys());
   readonly #preparing = new Map<string, Promise<void>>();
@@ -217,9 +259,12 @@ export class StoreEventLog implements EventLog, DurableTraces {
   }
 
   append(flow: string, tenant: string, traceId: string, event: FlowEvent): void {
-    const id = tenant + SEP + traceId;
-    let c = this.#counters.get(id);
+    // A trace's events come in bursts: reuse the last counter instead of
+    // building and hashing the key string for every event.
+    let c = this.#lastCounter !== undefined && this.#lastTenant === tenant && this.#lastTraceId === traceId ? this.#lastCounter : undefined;
+    if (c === undefined) c = this.#counters.get(tenant + SEP + traceId);
     if (c === undefined) {
+      const id = tenant + SEP + traceId;
       // A late event of a trace whose counter was already forgotten: number
       // it after the pending ones (a stored duplicate seq is ignored by the store).
       const pending = this.writer.pendingEventsOf(tenant, traceId);
@@ -227,25 +272,11 @@ export class StoreEventLog implements EventLog, DurableTraces {
       this.#counters.set(id, c);
       this.#noteReleased(id, c);
     }
+    this.#lastTenant = tenant;
+    this.#lastTraceId = traceId;
+    this.#lastCounter = c;
     const seq = ++c.seq;
-    const record: PendingRecord = {
-      tenant,
-      traceId,
-      seq,
-      flow,
-      ts: event.ts,
-      kind: event.eventType,
-      nodeName: event.nodeName,
-      nodeId: event.nodeId,
-      get payload() {
-        return eventPayload(event);
-      },
-      get payloadJson() {
-        return eventPayloadJson(event);
-      },
-      event,
-    };
-    this.writer.pushEvent(record);
+    this.writer.pushEvent(new PendingEvent(tenant, traceId, seq, flow, event));
     this.#listeners.publish(flow, tenant, traceId, seq, event);
   }
 
@@ -307,8 +338,13 @@ export class StoreEventLog implements EventLog, DurableTraces {
     for (const [id, c] of this.#released) {
       if (now - c.releasedAt < this.#opts.retentionMs) break;
       this.#released.delete(id);
-      this.#counters.delete(id);
+      this.#forgetCounter(id, c);
     }
+  }
+
+  #forgetCounter(id: string, c: Counter | undefined): void {
+    this.#counters.delete(id);
+    if (c !== undefined && this.#lastCounter === c) this.#lastCounter = undefined;
   }
 
   #noteReleased(id: string, c: Counter): void {
@@ -317,8 +353,9 @@ export class StoreEventLog implements EventLog, DurableTraces {
     while (this.#released.size > this.#opts.maxReleasedTraces) {
       const oldest = this.#oldestReleased.next();
       if (oldest === undefined) break;
+      const forgotten = this.#released.get(oldest);
       this.#released.delete(oldest);
-      this.#counters.delete(oldest);
+      this.#forgetCounter(oldest, forgotten);
     }
   }
 
