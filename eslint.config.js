@@ -6,7 +6,7 @@ import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/gen/**', 'clients/**/gen/**', 'clients/python/**', 'clients/go/**', '.venv/**', '.venv-bench/**', 'data/**', 'coverage/**', '.bench-bin/**', 'deploy/**/*.cjs', 'test/conformance/runner-go/**', 'test/.tmp-*/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'src/gen/**', 'clients/**/gen/**', 'clients/python/**', 'clients/go/**', '.venv/**', '.venv-bench/**', 'data/**', 'coverage/**', '.bench-bin/**', 'deploy/**/*.cjs', 'test/conformance/runner-go/**', 'test/.tmp-*/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -694,51 +694,59 @@ function oneofOf(owner: object, key: string): { case: unknown; value?: unknown }
   return o as { case: unknown; value?: unknown };
 }
 
+/** How one case of a oneof of messages is encoded: its field tag, and the message's sizer and writer. */
+interface OneofCase {
+  readonly tag: number;
+  readonly size: (m: unknown) => number;
+  readonly write: (m: never) => void;
+}
+
+type OneofCases = Readonly<Record<string, OneofCase>>;
+
+/** Size of the oneof `key` of `owner`; 0 when no case is set. Bails on an unknown case. */
+function sizeOneof(owner: object, key: string, cases: OneofCases): number {
+  const o = oneofOf(owner, key);
+  if (o.case === undefined) return 0;
+  const c = typeof o.case === 'string' && Object.hasOwn(cases, o.case) ? cases[o.case] : undefined;
+  if (c === undefined) return bail();
+  return sizeOneofMessage(o.value, c.size);
+}
+
+function writeOneof(o: { readonly case: string | undefined; readonly value?: unknown }, cases: OneofCases): void {
+  if (o.case === undefined) return;
+  const c = cases[o.case]!;
+  out[pos++] = c.tag;
+  writeVarint32(next());
+  c.write(o.value as never);
+}
+
+// Tags: field number << 3 | 2 (length-delimited).
+const TRACE_UPDATE_CASES: OneofCases = {
+  chunk: { tag: 0x0a, size: sizeStreamChunk, write: writeStreamChunk },
+  output: { tag: 0x12, size: sizeMessage, write: writeMessage },
+  error: { tag: 0x1a, size: sizeFlowError, write: writeFlowError },
+  end: { tag: 0x22, size: sizeTraceEnd, write: writeTraceEnd },
+};
+
+const FETCH_RESULT_CASES: OneofCases = {
+  output: { tag: 0x0a, size: sizeMessage, write: writeMessage },
+  error: { tag: 0x12, size: sizeFlowError, write: writeFlowError },
+  chunk: { tag: 0x1a, size: sizeStreamChunk, write: writeStreamChunk },
+  end: { tag: 0x22, size: sizeTraceEnd, write: writeTraceEnd },
+};
+
+const CALL_RESULT_CASES: OneofCases = {
+  output: { tag: 0x12, size: sizeMessage, write: writeMessage },
+  error: { tag: 0x1a, size: sizeFlowError, write: writeFlowError },
+};
+
 function sizeTraceUpdate(u: unknown): number {
   checkMessage(u, 'penguiflow.v1.TraceUpdate');
-  const o = oneofOf(u as object, 'update');
-  switch (o.case) {
-    case undefined:
-      return 0;
-    case 'chunk':
-      return sizeOneofMessage(o.value, sizeStreamChunk);
-    case 'output':
-      return sizeOneofMessage(o.value, sizeMessage);
-    case 'error':
-      return sizeOneofMessage(o.value, sizeFlowError);
-    case 'end':
-      return sizeOneofMessage(o.value, sizeTraceEnd);
-    default:
-      return bail();
-  }
+  return sizeOneof(u as object, 'update', TRACE_UPDATE_CASES);
 }
 
 function writeTraceUpdate(m: TraceUpdate): void {
-  const o = m.update;
-  switch (o.case) {
-    case undefined:
-      return;
-    case 'chunk':
-      out[pos++] = 0x0a;
-      writeVarint32(next());
-      writeStreamChunk(o.value);
-      return;
-    case 'output':
-      out[pos++] = 0x12;
-      writeVarint32(next());
-      writeMessage(o.value);
-      return;
-    case 'error':
-      out[pos++] = 0x1a;
-      writeVarint32(next());
-      writeFlowError(o.value);
-      return;
-    case 'end':
-      out[pos++] = 0x22;
-      writeVarint32(next());
-      writeTraceEnd(o.value);
-      return;
-  }
+  writeOneof(m.update, TRACE_UPDATE_CASES);
 }
 
 // --------------------------------------------------------- response types
@@ -756,85 +764,22 @@ function writeEmitResponse(m: EmitResponse): void {
 
 function sizeFetchResponse(r: unknown): number {
   checkMessage(r, 'penguiflow.v1.FetchResponse');
-  const o = oneofOf(r as object, 'result');
-  switch (o.case) {
-    case undefined:
-      return 0;
-    case 'output':
-      return sizeOneofMessage(o.value, sizeMessage);
-    case 'error':
-      return sizeOneofMessage(o.value, sizeFlowError);
-    case 'chunk':
-      return sizeOneofMessage(o.value, sizeStreamChunk);
-    case 'end':
-      return sizeOneofMessage(o.value, sizeTraceEnd);
-    default:
-      return bail();
-  }
+  return sizeOneof(r as object, 'result', FETCH_RESULT_CASES);
 }
 
 function writeFetchResponse(m: FetchResponse): void {
-  const o = m.result;
-  switch (o.case) {
-    case undefined:
-      return;
-    case 'output':
-      out[pos++] = 0x0a;
-      writeVarint32(next());
-      writeMessage(o.value);
-      return;
-    case 'error':
-      out[pos++] = 0x12;
-      writeVarint32(next());
-      writeFlowError(o.value);
-      return;
-    case 'chunk':
-      out[pos++] = 0x1a;
-      writeVarint32(next());
-      writeStreamChunk(o.value);
-      return;
-    case 'end':
-      out[pos++] = 0x22;
-      writeVarint32(next());
-      writeTraceEnd(o.value);
-      return;
-  }
+  writeOneof(m.result, FETCH_RESULT_CASES);
 }
 
 function sizeCallResponse(r: unknown): number {
   checkMessage(r, 'penguiflow.v1.CallResponse');
   const m = r as CallResponse;
-  const n = sizeStringField(m.traceId);
-  const o = oneofOf(m, 'result');
-  switch (o.case) {
-    case undefined:
-      return n;
-    case 'output':
-      return n + sizeOneofMessage(o.value, sizeMessage);
-    case 'error':
-      return n + sizeOneofMessage(o.value, sizeFlowError);
-    default:
-      return bail();
-  }
+  return sizeStringField(m.traceId) + sizeOneof(m, 'result', CALL_RESULT_CASES);
 }
 
 function writeCallResponse(m: CallResponse): void {
   writeStringField(0x0a, m.traceId);
-  const o = m.result;
-  switch (o.case) {
-    case undefined:
-      return;
-    case 'output':
-      out[pos++] = 0x12;
-      writeVarint32(next());
-      writeMessage(o.value);
-      return;
-    case 'error':
-      out[pos++] = 0x1a;
-      writeVarint32(next());
-      writeFlowError(o.value);
-      return;
-  }
+  writeOneof(m.result, CALL_RESULT_CASES);
 }
 
 /** CallStreamResponse and StreamTraceResponse share one shape: trace_id = 1, update = 2. */
