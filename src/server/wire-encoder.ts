@@ -359,17 +359,24 @@ function sizeStruct(s: unknown): number {
   checkMessage(s, 'google.protobuf.Struct');
   const fields = (s as Struct).fields as unknown;
   if (typeof fields !== 'object' || fields === null) bail();
-  const map = fields as Record<string, unknown>;
+  return sizeStructEntries(fields as Record<string, unknown>, sizeValue);
+}
+
+/**
+ * Size of a Struct's map entries (key = 1, value = 2), each value sized by
+ * `sizeEntryValue` (a `Value` message, or a JSON value for JsonObject fields).
+ */
+function sizeStructEntries(map: Record<string, unknown>, sizeEntryValue: (v: unknown) => number): number {
   let n = 0;
   for (const key of Object.keys(map)) {
-    // protobuf-es copies a JSON object through assignments, where an own
+    // protobuf-es copies objects through assignments, where an own
     // "__proto__" key sets a prototype instead of a field: leave that rare
     // case to it rather than mimic it.
     if (key === '__proto__') bail();
     const entry = reserve();
     const keyBody = sizeStringBody(key);
     const value = reserve();
-    const valueBody = sizeValue(map[key]);
+    const valueBody = sizeEntryValue(map[key]);
     sizes[value] = valueBody;
     const entryBody = 1 + keyBody + delimited(valueBody);
     sizes[entry] = entryBody;
@@ -422,23 +429,7 @@ function writeListValue(l: ListValue): void {
 // Value with no kind (an empty message). The sizers below mirror that.
 
 function sizeJsonStruct(obj: object): number {
-  const map = obj as Record<string, unknown>;
-  let n = 0;
-  for (const key of Object.keys(map)) {
-    // protobuf-es copies a JSON object through assignments, where an own
-    // "__proto__" key sets a prototype instead of a field: leave that rare
-    // case to it rather than mimic it.
-    if (key === '__proto__') bail();
-    const entry = reserve();
-    const keyBody = sizeStringBody(key);
-    const value = reserve();
-    const valueBody = sizeJsonValue(map[key]);
-    sizes[value] = valueBody;
-    const entryBody = 1 + keyBody + delimited(valueBody);
-    sizes[entry] = entryBody;
-    n += delimited(entryBody);
-  }
-  return n;
+  return sizeStructEntries(obj as Record<string, unknown>, sizeJsonValue);
 }
 
 function sizeJsonValue(v: unknown): number {
