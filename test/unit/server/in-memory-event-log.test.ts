@@ -109,6 +109,8 @@ describe('InMemoryEventLog', () => {
       log.append('f', 'acme', id, toEvent(sample()));
     }
     // Release order: b, a, d, c (e stays retained); then b is re-retained.
+    // Every release below happens at or after t.
+    const t = Date.now();
     for (const id of ['b', 'a', 'd', 'c']) log.release('acme', id);
     log.retain('acme', 'b');
     log.release('acme', 'e');
@@ -120,7 +122,7 @@ describe('InMemoryEventLog', () => {
     };
     expect(await known()).toEqual(['b', 'c', 'd', 'e']);
     expect(log.traceCount).toBe(4);
-    log.sweep(Date.now() + 999);
+    log.sweep(t + 999);
     expect(await known()).toEqual(['b', 'c', 'd', 'e']);
     log.sweep(Date.now() + 1000);
     // Everything released has expired; b is still retained.
