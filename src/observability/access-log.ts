@@ -4,8 +4,8 @@
 import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema, type Value } from '@bufbuild/protobuf/wkt';
 import { pino, type Logger } from 'pino';
-import type { Interceptor, RpcCall } from '../server/rpc-call.js';
-import { grpcCodeOf, toServiceError } from '../server/status.js';
+import { runNext, whenSettled, type Interceptor, type RpcCall } from '../server/rpc-call.js';
+import { grpcCodeOf, type ServiceErrorCode } from '../server/status.js';
 
 /** Options of {@link accessLogInterceptor}. */
 export interface AccessLogOptions {
@@ -120,9 +120,9 @@ export function accessLogInterceptor(logger: Logger, opts: AccessLogOptions = {}
   // line, the largest single cost of a Call under load (bench/grpc.ts).
   const log = withPayload ? logger.child({ log: 'access' }) : logger.child({ log: 'access' }, { redact: [] });
   const direct = withPayload ? undefined : directWriter(log);
-  const write = (call: RpcCall, t0: number, code: string): void => {
+  const write = (call: RpcCall, t0: number, code: ServiceErrorCode | 'OK'): void => {
     const req = call.request as RequestShape;
-    const grpcCode = code === 'OK' ? 0 : grpcCodeOf(code as Parameters<typeof grpcCodeOf>[0]);
+    const grpcCode = code === 'OK' ? 0 : grpcCodeOf(code);
     const durationMs = Math.round((performance.now() - t0) * 100) / 100;
     const traceId = call.traceId ?? nonEmpty(req.traceId) ?? nonEmpty(req.message?.traceId);
     const flow = nonEmpty(req.flow);
@@ -145,24 +145,11 @@ export function accessLogInterceptor(logger: Logger, opts: AccessLogOptions = {}
     if (!log.isLevelEnabled('info')) return next;
     return (call) => {
       const t0 = performance.now();
-      let run: Promise<unknown>;
-      try {
-        run = next(call);
-      } catch (err) {
-        run = Promise.reject(err);
-      }
-      return run.then(
-        (res) => {
-          const traceId = (res as { traceId?: unknown } | undefined)?.traceId;
-          if (call.traceId === undefined && typeof traceId === 'string' && traceId !== '') call.traceId = traceId;
-          write(call, t0, 'OK');
-          return res;
-        },
-        (err: unknown) => {
-          write(call, t0, toServiceError(err).code);
-          throw err;
-        },
-      );
+      return whenSettled(runNext(next, call), (code, res) => {
+        const traceId = (res as { traceId?: unknown } | undefined)?.traceId;
+        if (call.traceId === undefined && typeof traceId === 'string' && traceId !== '') call.traceId = traceId;
+        write(call, t0, code);
+      });
     };
   };
 }

@@ -14,8 +14,8 @@
  */
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { FlowEvent, FlowEventType, Middleware } from '../runtime/index.js';
-import type { Interceptor } from '../server/rpc-call.js';
-import { toServiceError, type ServiceErrorCode } from '../server/status.js';
+import { runNext, whenSettled, type Interceptor } from '../server/rpc-call.js';
+import type { ServiceErrorCode } from '../server/status.js';
 
 /** Buckets of `penguiflow_node_latency_ms` (milliseconds). */
 export const NODE_LATENCY_BUCKETS_MS: readonly number[] = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];
@@ -342,22 +342,7 @@ export class ServerMetrics {
       const m = seriesOf(call.method);
       m.started.value++;
       const t0 = performance.now();
-      let run: Promise<unknown>;
-      try {
-        run = next(call);
-      } catch (err) {
-        run = Promise.reject(err);
-      }
-      return run.then(
-        (res) => {
-          finish(m, call.method, 'OK', call.identity?.tenant ?? '', (performance.now() - t0) / 1000);
-          return res;
-        },
-        (err: unknown) => {
-          finish(m, call.method, grpcCodeLabel(toServiceError(err).code), call.identity?.tenant ?? '', (performance.now() - t0) / 1000);
-          throw err;
-        },
-      );
+      return whenSettled(runNext(next, call), (code) => finish(m, call.method, grpcCodeLabel(code), call.identity?.tenant ?? '', (performance.now() - t0) / 1000));
     };
   }
 }

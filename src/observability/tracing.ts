@@ -6,8 +6,8 @@
  */
 import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { FlowEvent, Middleware } from '../runtime/index.js';
-import type { Interceptor } from '../server/rpc-call.js';
-import { grpcCodeOf, toServiceError } from '../server/status.js';
+import { runNext, whenSettled, type Interceptor } from '../server/rpc-call.js';
+import { grpcCodeOf } from '../server/status.js';
 import { formatTraceparent, parseTraceparent, TRACEPARENT, TRACESTATE } from './trace-context.js';
 
 /** Instrumentation scope of every span the service creates. */
@@ -147,23 +147,11 @@ export function tracingInterceptor(service: string): Interceptor {
     }
     const { span, traceparent } = startRpcSpan(service, call.method, call.metadata, t);
     if (traceparent !== undefined) call.traceparent = traceparent;
-    let run: Promise<unknown>;
-    try {
-      run = withSpan(span, () => next(call));
-    } catch (err) {
-      run = Promise.reject(err);
-    }
-    return run.then(
-      (res) => {
+    return whenSettled(
+      withSpan(span, () => runNext(next, call)),
+      (code) => {
         if (call.traceId !== undefined) span.setAttribute('penguiflow.trace_id', call.traceId);
-        endRpcSpan(span, 0, 'OK');
-        return res;
-      },
-      (err: unknown) => {
-        const code = toServiceError(err).code;
-        if (call.traceId !== undefined) span.setAttribute('penguiflow.trace_id', call.traceId);
-        endRpcSpan(span, grpcCodeOf(code), code);
-        throw err;
+        endRpcSpan(span, code === 'OK' ? 0 : grpcCodeOf(code), code);
       },
     );
   };

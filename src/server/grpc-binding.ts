@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Metadata } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { ActiveCall, CallRegistry } from './call-registry.js';
-import { compose, type Identity, type Interceptor, type RpcCall } from './rpc-call.js';
+import { compose, runNext, type Identity, type Interceptor, type RpcCall } from './rpc-call.js';
 import type { DecodedRequest } from './service-definition.js';
 import { ServiceError, toGrpcStatus, toServiceError, type GrpcStatusObject } from './status.js';
 
@@ -193,13 +193,7 @@ export function bindUnary<Req, Res>(method: string, handler: UnaryHandler<Req, R
       return;
     }
     const prepared = new BoundCall(method, call, ctx.calls, opts, decoded.message, decoded.bytes);
-    let run: Promise<unknown>;
-    try {
-      run = chain(prepared);
-    } catch (err) {
-      run = Promise.reject(err);
-    }
-    run.then(
+    runNext(chain, prepared).then(
       (response) => {
         prepared.finish();
         callback(null, response as Res);
@@ -258,13 +252,7 @@ export function bindServerStream<Req, Res>(
         }),
     };
     const chain = compose(ctx.interceptors, (rpc) => handler(rpc as RpcCall<Req>, sink));
-    let run: Promise<unknown>;
-    try {
-      run = chain(prepared);
-    } catch (err) {
-      run = Promise.reject(err);
-    }
-    run.then(
+    runNext(chain, prepared).then(
       () => {
         prepared.finish();
         call.end();

@@ -5,7 +5,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { AuthMode } from './config.js';
-import { ServiceError } from './status.js';
+import { ServiceError, toServiceError, type ServiceErrorCode } from './status.js';
 
 /** Who is calling, as established by the auth interceptor. */
 export interface Identity {
@@ -91,4 +91,32 @@ export function compose(interceptors: readonly Interceptor[], handler: RpcNext):
 export function identityOf(call: RpcCall): Identity {
   if (call.identity === undefined) throw new ServiceError('UNAUTHENTICATED', 'no identity established for this call');
   return call.identity;
+}
+
+/** Runs `next(call)`; a synchronous throw becomes a rejection, so callers handle one outcome path. */
+export function runNext(next: RpcNext, call: RpcCall): Promise<unknown> {
+  try {
+    return next(call);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Calls `onEnd` once `run` settles, with `OK` and the response or the
+ * failure's status code name, and passes the outcome on unchanged (the
+ * error is rethrown). How the metrics, access-log and tracing interceptors
+ * observe the end of a call.
+ */
+export function whenSettled(run: Promise<unknown>, onEnd: (code: ServiceErrorCode | 'OK', response: unknown) => void): Promise<unknown> {
+  return run.then(
+    (response) => {
+      onEnd('OK', response);
+      return response;
+    },
+    (err: unknown) => {
+      onEnd(toServiceError(err).code, undefined);
+      throw err;
+    },
+  );
 }
