@@ -10,6 +10,7 @@ import { ServiceError } from '../status.js';
 import type { Admitted } from './admit.js';
 import { admit } from './admit.js';
 import type { HandlerContext } from './handler-context.js';
+import { takeForCall } from './take-for-call.js';
 
 /**
  * Cancels the trace of a Call/CallStream whose client went away, when the
@@ -40,11 +41,7 @@ export function callHandler(ctx: HandlerContext): UnaryHandler<CallRequest, Call
     if (record === undefined) throw ServiceError.traceNotFound(admitted.traceId);
     try {
       for (;;) {
-        const delivery = await record.take(call);
-        if (delivery.kind !== 'end' && call.isOver()) {
-          record.putBack(delivery);
-          call.throwIfOver();
-        }
+        const delivery = await takeForCall(record, call);
         switch (delivery.kind) {
           case 'chunk':
             continue;

@@ -8,6 +8,7 @@ import { encodeChunk, encodeFlowError, encodeOutput, encodeTraceEnd } from '../o
 import { ServiceError } from '../status.js';
 import type { HandlerContext } from './handler-context.js';
 import { findTrace } from './trace-lookup.js';
+import { takeForCall } from './take-for-call.js';
 
 /**
  * Fetch: the trace's next update (output, error or chunk), waiting up to
@@ -20,11 +21,7 @@ import { findTrace } from './trace-lookup.js';
 export function fetchHandler(ctx: HandlerContext): UnaryHandler<FetchRequest, FetchResponse> {
   return async (call) => {
     const { record } = findTrace(ctx, call);
-    const delivery = await record.take(call);
-    if (delivery.kind !== 'end' && call.isOver()) {
-      record.putBack(delivery);
-      call.throwIfOver();
-    }
+    const delivery = await takeForCall(record, call);
     switch (delivery.kind) {
       case 'output':
         return create(FetchResponseSchema, { result: { case: 'output', value: encodeOutput(delivery.value, record) } });

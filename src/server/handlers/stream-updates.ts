@@ -8,6 +8,7 @@ import { encodeTraceUpdate, isFinalOutcome } from '../outbound-encoding.js';
 import type { RpcCall } from '../rpc-call.js';
 import { ServiceError } from '../status.js';
 import type { TraceRecord } from '../trace-record.js';
+import { takeForCall } from './take-for-call.js';
 
 /**
  * Sends every not-yet-delivered update of `record` in order, then exactly
@@ -22,15 +23,11 @@ import type { TraceRecord } from '../trace-record.js';
  */
 export async function streamUpdates<Res>(record: TraceRecord, call: RpcCall, sink: StreamSink<Res>, wrap: (update: TraceUpdate) => Res): Promise<void> {
   for (;;) {
-    const delivery = await record.take(call);
+    const delivery = await takeForCall(record, call);
     if (delivery.kind === 'end') {
       if (!isFinalOutcome(delivery)) throw ServiceError.unavailable();
       await sink.send(wrap(encodeTraceUpdate(delivery, record)));
       return;
-    }
-    if (call.isOver()) {
-      record.putBack(delivery);
-      call.throwIfOver();
     }
     await sink.send(wrap(encodeTraceUpdate(delivery, record)));
   }
