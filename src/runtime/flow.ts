@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EmitChunkArgs } from './context.js';
+import { waitInQueue } from '../util/abortable-wait.js';
 import { OldestFirst } from '../util/oldest-first.js';
 import { Deque } from './deque.js';
 import { Edge, type Item } from './edge.js';
@@ -1023,32 +1024,15 @@ export class Flow implements InvocationHost {
   }
 
   #wait(queue: Deque<Waiter>, signal: AbortSignal | undefined, trace: TraceState | undefined): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => {
-      if (signal === undefined) {
-        queue.push({ resolve, reject });
-        return;
-      }
-      const onAbort = (): void => {
-        const removed = queue.removeWhere((w) => w === waiter);
-        if (removed.length > 0) {
-          reject(signal.reason);
-          if (trace !== undefined && !trace.started && trace.outputs.waiters.length === 0) this.#traces.delete(trace.id);
-          else if (trace?.ended) this.#afterTake(trace);
-        }
-      };
-      const waiter: Waiter = {
-        resolve: (v) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(v);
-        },
-        reject: (e) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      };
-      queue.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitInQueue<unknown>(
+      signal,
+      (w) => queue.push(w),
+      (w) => queue.removeWhere((q) => q === w).length > 0,
+      () => {
+        if (trace !== undefined && !trace.started && trace.outputs.waiters.length === 0) this.#traces.delete(trace.id);
+        else if (trace?.ended) this.#afterTake(trace);
+      },
+    );
   }
 
   // ------------------------------------------------------------------ traces

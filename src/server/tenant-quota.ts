@@ -10,6 +10,7 @@
  * the admission wait (see `admit`), after which the call gets
  * RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure `tenant:<name>`.
  */
+import { waitInQueue, type QueuedWaiter } from '../util/abortable-wait.js';
 import { Fifo } from '../util/fifo.js';
 
 /** One held slot; {@link release} is idempotent. */
@@ -17,10 +18,7 @@ export interface QuotaLease {
   release(): void;
 }
 
-interface Waiter {
-  resolve(lease: QuotaLease): void;
-  reject(reason: unknown): void;
-}
+type Waiter = QueuedWaiter<QuotaLease>;
 
 interface TenantState {
   inflight: number;
@@ -69,28 +67,12 @@ export class TenantQuota {
     const st = state;
     // Read only when waiting: a lazily created signal stays uncreated for
     // the (usual) acquisitions that find a free slot.
-    const signal = from.signal;
-    if (signal.aborted) {
-      this.#forgetIfIdle(tenant, st);
-      return Promise.reject(signal.reason as Error);
-    }
-    return new Promise<QuotaLease>((resolve, reject) => {
-      const onAbort = (): void => {
-        if (st.waiters.remove(waiter)) {
-          this.#forgetIfIdle(tenant, st);
-          reject(signal.reason);
-        }
-      };
-      const waiter: Waiter = {
-        resolve: (lease) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(lease);
-        },
-        reject,
-      };
-      st.waiters.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitInQueue<QuotaLease>(
+      from.signal,
+      (w) => st.waiters.push(w),
+      (w) => st.waiters.remove(w),
+      () => this.#forgetIfIdle(tenant, st),
+    );
   }
 
   #lease(tenant: string, state: TenantState): QuotaLease {

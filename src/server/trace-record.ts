@@ -9,6 +9,7 @@
  * and a later read, and each update still goes to exactly one reader.
  */
 import type { FlowError, StreamChunk } from '../runtime/index.js';
+import { waitInQueue, type QueuedWaiter } from '../util/abortable-wait.js';
 import { Fifo } from '../util/fifo.js';
 
 /** How a trace ended, as the server reports it. `UNAVAILABLE`: the flow stopped (server shutdown) first. */
@@ -37,10 +38,7 @@ export interface SignalSource {
   readonly signal: AbortSignal;
 }
 
-interface Waiter {
-  resolve(value: TraceDelivery): void;
-  reject(reason: unknown): void;
-}
+type Waiter = QueuedWaiter<TraceDelivery>;
 
 /**
  * One trace's update log.
@@ -240,28 +238,11 @@ export class TraceRecord {
     if (this.#outcome !== undefined) return Promise.resolve(this.#outcome);
     // Read only now: a take that finds an update never needs the signal.
     const signal = from?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise<TraceDelivery>((resolve, reject) => {
-      if (signal === undefined) {
-        this.#waiters.push({ resolve, reject });
-        return;
-      }
-      const onAbort = (): void => {
-        if (this.#waiters.remove(waiter)) reject(signal.reason);
-      };
-      const waiter: Waiter = {
-        resolve: (v) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(v);
-        },
-        reject: (e) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      };
-      this.#waiters.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitInQueue<TraceDelivery>(
+      signal,
+      (w) => this.#waiters.push(w),
+      (w) => this.#waiters.remove(w),
+    );
   }
 
   #wakeProducer(): void {
