@@ -4,6 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { layerZones } from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'src/gen/**', 'clients/**/gen/**', 'clients/python/**', 'clients/go/**', '.venv/**', '.venv-bench/**', 'data/**', 'coverage/**', '.bench-bin/**', 'deploy/**/*.cjs', 'test/conformance/runner-go/**', 'test/.tmp-*/**', '.scratch/**'] },
@@ -11,7 +12,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'eslint.layers.js'] }, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
     settings: {
@@ -27,16 +28,8 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import-x/no-cycle': 'error',
-      // The layers of DESIGN §1: the runtime stands alone; generated code is never a dependency of the runtime.
-      'import-x/no-restricted-paths': [
-        'error',
-        {
-          zones: [
-            { target: './src/runtime', from: ['./src/server', './src/state', './src/observability', './src/flows', './src/gen'], message: 'the runtime never imports the service layers' },
-            { target: './src/state', from: ['./src/server'], message: 'state never imports the server' },
-          ],
-        },
-      ],
+      // The layers of DESIGN §7: imports point only down (eslint.layers.js).
+      'import-x/no-restricted-paths': ['error', { zones: layerZones() }],
     },
   },
   {
@@ -48,5 +41,5 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
-  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'eslint.layers.js'], ...tseslint.configs.disableTypeChecked },
 );

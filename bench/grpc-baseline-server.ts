@@ -18,7 +18,7 @@
 import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { CallRequest, CallResponse, CallStreamRequest, CallStreamResponse } from '../src/gen/penguiflow/v1/flow_service_pb.js';
 import type { Message } from '../src/gen/penguiflow/v1/messages_pb.js';
-import { flowServiceServerDefinition, type DecodedRequest } from '../src/server/service-definition.js';
+import { flowServiceServerDefinition, type DecodedRequest } from '../src/server/grpc/service-definition.js';
 
 function chunksOf(message: Message | undefined): number {
   const payload = message?.payload;

@@ -3,7 +3,7 @@
  * Measures the per-hop cost of the runtime; the gRPC benchmark calls it.
  */
 import { create, Node, type Adjacency, type Message } from '../runtime/index.js';
-import { defineFlow } from '../server/define-flow.js';
+import { defineFlow } from '../runtime/define-flow.js';
 
 /** The `chain5` demo flow; see the module comment. */
 export default defineFlow({

@@ -3,7 +3,7 @@
  * The smallest useful round trip, for smoke tests and latency baselines.
  */
 import { create, Node, type Message } from '../runtime/index.js';
-import { defineFlow } from '../server/define-flow.js';
+import { defineFlow } from '../runtime/define-flow.js';
 
 /** The `echo` demo flow; see the module comment. */
 export default defineFlow({

@@ -4,7 +4,7 @@
  * returns `{ input, results }` with the results ordered by worker.
  */
 import { create, joinK, Node, type Message } from '../runtime/index.js';
-import { defineFlow } from '../server/define-flow.js';
+import { defineFlow } from '../runtime/define-flow.js';
 
 interface WorkerResult {
   worker: number;

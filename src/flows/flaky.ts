@@ -6,7 +6,7 @@
  * (`emitErrorsToRookery`) and as the FAILED end.
  */
 import { create, Node, type Context, type Message } from '../runtime/index.js';
-import { defineFlow } from '../server/define-flow.js';
+import { defineFlow } from '../runtime/define-flow.js';
 import { intField } from './payload-fields.js';
 
 /** Retries of the flaky node (attempts = MAX_RETRIES + 1). */

@@ -3,7 +3,7 @@
  * Imported statically so they load the same way from `src/` (tsx, vitest)
  * and from the compiled `dist/`.
  */
-import type { FlowDefinition } from '../server/define-flow.js';
+import type { FlowDefinition } from '../runtime/define-flow.js';
 import chain5 from './chain5.js';
 import echo from './echo.js';
 import fanout from './fanout.js';

@@ -5,7 +5,7 @@
  * `{ text, chunks }` holding the whole text.
  */
 import { create, Node, type Context, type Message } from '../runtime/index.js';
-import { defineFlow } from '../server/define-flow.js';
+import { defineFlow } from '../runtime/define-flow.js';
 import { sleep } from './abortable-sleep.js';
 import { intField } from './payload-fields.js';
 

@@ -14,8 +14,8 @@
  */
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { FlowEvent, FlowEventType, Middleware } from '../runtime/index.js';
-import { runNext, whenSettled, type Interceptor } from '../server/rpc-call.js';
-import type { ServiceErrorCode } from '../server/status.js';
+import { runNext, whenSettled, type Interceptor } from '../rpc/call.js';
+import type { ServiceErrorCode } from '../rpc/service-error.js';
 
 /** Buckets of `penguiflow_node_latency_ms` (milliseconds). */
 export const NODE_LATENCY_BUCKETS_MS: readonly number[] = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];

@@ -6,9 +6,9 @@
  */
 import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { FlowEvent, Middleware } from '../runtime/index.js';
-import { runNext, whenSettled, type Interceptor } from '../server/rpc-call.js';
-import { grpcCodeOf } from '../server/status.js';
-import { formatTraceparent, parseTraceparent, TRACEPARENT, TRACESTATE } from './trace-context.js';
+import { runNext, whenSettled, type Interceptor } from '../rpc/call.js';
+import { grpcCodeOf } from '../rpc/service-error.js';
+import { formatTraceparent, parseTraceparent, TRACEPARENT, TRACESTATE } from '../internal/trace-context.js';
 
 /** Instrumentation scope of every span the service creates. */
 export const TRACER_NAME = 'penguiflow';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EmitChunkArgs } from './context.js';
-import { waitInQueue } from '../util/abortable-wait.js';
-import { OldestFirst } from '../util/oldest-first.js';
+import { waitInQueue } from '../internal/abortable-wait.js';
+import { OldestFirst } from '../internal/oldest-first.js';
 import { Deque } from './deque.js';
 import { Edge, type Item } from './edge.js';
 import {

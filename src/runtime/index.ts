@@ -49,3 +49,5 @@ export { DictRoutingPolicy } from './routing-policy.js';
 export type { DictRoutingPolicyOptions, RoutingPolicy, RoutingRequest } from './routing-policy.js';
 export { callPlaybook } from './playbook.js';
 export type { CallPlaybookOptions, PlaybookFactory } from './playbook.js';
+export { defineFlow, FLOW_NAME_PATTERN, isFlowDefinition } from './define-flow.js';
+export type { FlowBuildContext, FlowDefinition } from './define-flow.js';

@@ -11,7 +11,9 @@ import { z } from 'zod';
 import { DEFAULT_STORE, parseDuration, parseStoreSpec } from '../state/store-spec.js';
 
 /** How callers are authenticated (DESIGN §3). */
-export type AuthMode = 'none' | 'jwt' | 'mtls' | 'header';
+import type { AuthMode } from '../rpc/call.js';
+
+export type { AuthMode };
 
 /** pino log levels accepted by `PENGUIFLOW_LOG_LEVEL`. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -93,16 +95,8 @@ export interface ServerConfig {
   tlsClientCa: string;
 }
 
-/** A configuration problem; `message` is one line that names the variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  /** The environment variable (or file) at fault. */
-  readonly variable: string;
-  constructor(variable: string, message: string) {
-    super(message);
-    this.variable = variable;
-  }
-}
+export { ConfigError } from '../host/config-error.js';
+import { ConfigError } from '../host/config-error.js';
 
 interface VariableSpec<T> {
   env: string;

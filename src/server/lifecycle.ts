@@ -4,7 +4,7 @@
  */
 import type { HealthImplementation } from 'grpc-health-check';
 import type { ReadinessReport } from '../observability/ops-server.js';
-import type { FlowHost } from './flow-host.js';
+import type { FlowHost } from '../host/flow-catalog.js';
 
 /**
  * A dependency readiness waits for (e.g. the state store). `check`

@@ -11,11 +11,11 @@ import { startOpsServer, type OpsServer, type ReadinessReport } from '../observa
 import { nodeSpans, tracingInterceptor } from '../observability/tracing.js';
 import { logFlowEvents } from '../runtime/index.js';
 import type { ServerConfig } from './config.js';
-import type { FlowHost } from './flow-host.js';
+import type { FlowHost } from '../host/flow-catalog.js';
 import { Readiness, type ReadinessCheck } from './lifecycle.js';
-import type { Interceptor } from './rpc-call.js';
-import { flowServiceServerDefinition } from './service-definition.js';
-import { parseTraceKey } from './trace-key.js';
+import type { Interceptor } from '../rpc/call.js';
+import { flowServiceServerDefinition } from './grpc/service-definition.js';
+import { parseTraceKey } from '../host/trace-key.js';
 
 /** What {@link createOperations} needs. */
 export interface OperationsOptions {

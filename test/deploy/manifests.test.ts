@@ -13,7 +13,7 @@ import { loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FlowService } from '../../src/gen/penguiflow/v1/flow_service_pb.js';
-import { TENANT_HEADER } from '../../src/server/auth-none.js';
+import { TENANT_HEADER } from '../../src/server/auth/none.js';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/server/config.js';
 import { FLOW_SERVICE_NAME } from '../../src/server/server.js';
 import { validateKubernetesObject } from './k8s-schema.js';

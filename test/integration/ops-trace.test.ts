@@ -15,7 +15,7 @@ import {
 } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureLogging } from '../../src/observability/logger.js';
-import { formatTraceparent, parseTraceparent } from '../../src/observability/trace-context.js';
+import { formatTraceparent, parseTraceparent } from '../../src/internal/trace-context.js';
 import { eventually, startHarness, value, type Harness } from './helpers/harness.js';
 import { logCapture } from './helpers/ops.js';
 

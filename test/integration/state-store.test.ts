@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubscribeEventsResponse } from '../../src/gen/penguiflow/v1/flow_service_pb.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { StoreEventLog } from '../../src/server/store-event-log.js';
+import { StoreEventLog } from '../../src/host/store-event-log.js';
 import { MemoryStateStore, type WriteBatch } from '../../src/state/index.js';
 import { grpcError, type TestClient } from './helpers/client.js';
 import { eventually, sleep, startHarness, value, type Harness } from './helpers/harness.js';

@@ -2,12 +2,12 @@
  * The emit step shared by Emit, Call and CallStream.
  */
 import type { Message as WireMessage } from '../../gen/penguiflow/v1/messages_pb.js';
-import type { HostedEmitResult, HostedFlow } from '../hosted-flow.js';
-import { decodeInboundMessage } from '../inbound-message.js';
-import { checkFlowName, checkIdempotencyKey, Violations } from '../request-validation.js';
-import { identityOf, type RpcCall } from '../rpc-call.js';
-import { ServiceError } from '../status.js';
-import type { QuotaLease } from '../tenant-quota.js';
+import type { HostedEmitResult, HostedFlow } from '../../host/hosted-flow.js';
+import { decodeInboundMessage } from '../codec/inbound-message.js';
+import { checkFlowName, checkIdempotencyKey, Violations } from '../../rpc/request-validation.js';
+import { identityOf, type RpcCall } from '../../rpc/call.js';
+import { ServiceError } from '../../rpc/service-error.js';
+import type { QuotaLease } from '../../host/tenant-quota.js';
 import type { HandlerContext } from './handler-context.js';
 
 /** The fields Emit, Call and CallStream requests share. */

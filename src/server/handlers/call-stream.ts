@@ -3,8 +3,8 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { CallStreamResponseSchema, type CallStreamRequest, type CallStreamResponse } from '../../gen/penguiflow/v1/flow_service_pb.js';
-import type { ServerStreamHandler } from '../grpc-binding.js';
-import { ServiceError } from '../status.js';
+import type { ServerStreamHandler } from '../grpc/grpc-binding.js';
+import { ServiceError } from '../../rpc/service-error.js';
 import { admit } from './admit.js';
 import { cancelAbandoned } from './call.js';
 import type { HandlerContext } from './handler-context.js';

@@ -3,10 +3,10 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { CallResponseSchema, type CallRequest, type CallResponse } from '../../gen/penguiflow/v1/flow_service_pb.js';
-import type { UnaryHandler } from '../grpc-binding.js';
-import type { RpcCall } from '../rpc-call.js';
-import { encodeFlowError, encodeOutput } from '../outbound-encoding.js';
-import { ServiceError } from '../status.js';
+import type { UnaryHandler } from '../grpc/grpc-binding.js';
+import type { RpcCall } from '../../rpc/call.js';
+import { encodeFlowError, encodeOutput } from '../codec/outbound-encoding.js';
+import { ServiceError } from '../../rpc/service-error.js';
 import type { Admitted } from './admit.js';
 import { admit } from './admit.js';
 import type { HandlerContext } from './handler-context.js';

@@ -3,7 +3,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { EmitResponseSchema, type EmitRequest, type EmitResponse } from '../../gen/penguiflow/v1/flow_service_pb.js';
-import type { UnaryHandler } from '../grpc-binding.js';
+import type { UnaryHandler } from '../grpc/grpc-binding.js';
 import { admit } from './admit.js';
 import type { HandlerContext } from './handler-context.js';
 

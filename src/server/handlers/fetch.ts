@@ -3,9 +3,9 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { FetchResponseSchema, type FetchRequest, type FetchResponse } from '../../gen/penguiflow/v1/flow_service_pb.js';
-import type { UnaryHandler } from '../grpc-binding.js';
-import { encodeChunk, encodeFlowError, encodeOutput, encodeTraceEnd } from '../outbound-encoding.js';
-import { ServiceError } from '../status.js';
+import type { UnaryHandler } from '../grpc/grpc-binding.js';
+import { encodeChunk, encodeFlowError, encodeOutput, encodeTraceEnd } from '../codec/outbound-encoding.js';
+import { ServiceError } from '../../rpc/service-error.js';
 import type { HandlerContext } from './handler-context.js';
 import { findTrace } from './trace-lookup.js';
 import { takeForCall } from './take-for-call.js';

@@ -3,11 +3,11 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { GetHistoryResponseSchema, type GetHistoryRequest, type GetHistoryResponse } from '../../gen/penguiflow/v1/flow_service_pb.js';
-import { encodeEvent } from '../event-encoding.js';
-import type { UnaryHandler } from '../grpc-binding.js';
-import { checkFlowName, checkTraceId, Violations } from '../request-validation.js';
-import { identityOf } from '../rpc-call.js';
-import { ServiceError } from '../status.js';
+import { encodeEvent } from '../codec/event-encoding.js';
+import type { UnaryHandler } from '../grpc/grpc-binding.js';
+import { checkFlowName, checkTraceId, Violations } from '../../rpc/request-validation.js';
+import { identityOf } from '../../rpc/call.js';
+import { ServiceError } from '../../rpc/service-error.js';
 import type { HandlerContext } from './handler-context.js';
 
 /**

@@ -2,11 +2,11 @@
  * What every RPC handler needs from the server.
  */
 import type { Logger } from 'pino';
-import type { EventLog } from '../event-log.js';
-import type { FlowHost } from '../flow-host.js';
-import type { MessageLimits } from '../inbound-message.js';
-import type { TenantQuota } from '../tenant-quota.js';
-import type { FixedDelayTimers } from '../../util/fixed-delay-timers.js';
+import type { EventLog } from '../../host/event-log.js';
+import type { FlowHost } from '../../host/flow-catalog.js';
+import type { MessageLimits } from '../codec/inbound-message.js';
+import type { TenantQuota } from '../../host/tenant-quota.js';
+import type { FixedDelayTimers } from '../../internal/fixed-delay-timers.js';
 
 /** Shared, immutable dependencies of the handlers. */
 export interface HandlerContext {

@@ -3,7 +3,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { StreamTraceResponseSchema, type StreamTraceRequest, type StreamTraceResponse } from '../../gen/penguiflow/v1/flow_service_pb.js';
-import type { ServerStreamHandler } from '../grpc-binding.js';
+import type { ServerStreamHandler } from '../grpc/grpc-binding.js';
 import type { HandlerContext } from './handler-context.js';
 import { streamUpdates } from './stream-updates.js';
 import { findTrace } from './trace-lookup.js';

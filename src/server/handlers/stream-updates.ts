@@ -3,11 +3,11 @@
  * StreamTrace.
  */
 import type { TraceUpdate } from '../../gen/penguiflow/v1/messages_pb.js';
-import type { StreamSink } from '../grpc-binding.js';
-import { encodeTraceUpdate, isFinalOutcome } from '../outbound-encoding.js';
-import type { RpcCall } from '../rpc-call.js';
-import { ServiceError } from '../status.js';
-import type { TraceRecord } from '../trace-record.js';
+import type { StreamSink } from '../grpc/grpc-binding.js';
+import { encodeTraceUpdate, isFinalOutcome } from '../codec/outbound-encoding.js';
+import type { RpcCall } from '../../rpc/call.js';
+import { ServiceError } from '../../rpc/service-error.js';
+import type { TraceRecord } from '../../host/trace-record.js';
 import { takeForCall } from './take-for-call.js';
 
 /**

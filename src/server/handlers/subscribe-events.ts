@@ -7,13 +7,13 @@ import {
   type SubscribeEventsRequest,
   type SubscribeEventsResponse,
 } from '../../gen/penguiflow/v1/flow_service_pb.js';
-import { encodeEvent } from '../event-encoding.js';
-import type { LoggedEvent } from '../event-log.js';
-import { Fifo } from '../../util/fifo.js';
-import type { ServerStreamHandler } from '../grpc-binding.js';
-import { checkEventTypes, checkTraceId, MAX_TRACE_FILTER, Violations } from '../request-validation.js';
-import { identityOf } from '../rpc-call.js';
-import { ServiceError } from '../status.js';
+import { encodeEvent } from '../codec/event-encoding.js';
+import type { LoggedEvent } from '../../host/event-log.js';
+import { Fifo } from '../../internal/fifo.js';
+import type { ServerStreamHandler } from '../grpc/grpc-binding.js';
+import { checkEventTypes, checkTraceId, MAX_TRACE_FILTER, Violations } from '../../rpc/request-validation.js';
+import { identityOf } from '../../rpc/call.js';
+import { ServiceError } from '../../rpc/service-error.js';
 import type { HandlerContext } from './handler-context.js';
 
 /** Events queued for one subscriber before it is cut off as too slow. */

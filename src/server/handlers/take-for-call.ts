@@ -1,8 +1,8 @@
 /**
  * Reading a trace's next update on behalf of an RPC.
  */
-import type { RpcCall } from '../rpc-call.js';
-import type { TraceDelivery, TraceRecord } from '../trace-record.js';
+import type { RpcCall } from '../../rpc/call.js';
+import type { TraceDelivery, TraceRecord } from '../../host/trace-record.js';
 
 /**
  * The record's next update for `call`, waiting as long as the call lasts.

@@ -1,11 +1,11 @@
 /**
  * Request checks and lookup shared by the RPCs that name an existing trace.
  */
-import type { HostedFlow } from '../hosted-flow.js';
-import { checkFlowName, checkTraceId, Violations } from '../request-validation.js';
-import { identityOf, type RpcCall } from '../rpc-call.js';
-import { ServiceError } from '../status.js';
-import type { TraceRecord } from '../trace-record.js';
+import type { HostedFlow } from '../../host/hosted-flow.js';
+import { checkFlowName, checkTraceId, Violations } from '../../rpc/request-validation.js';
+import { identityOf, type RpcCall } from '../../rpc/call.js';
+import { ServiceError } from '../../rpc/service-error.js';
+import type { TraceRecord } from '../../host/trace-record.js';
 import type { HandlerContext } from './handler-context.js';
 
 /** Requests with a flow and a trace id. */
