@@ -7,7 +7,6 @@ import { ConfigError } from './config-error.js';
 import type { FlowDefinition } from '../runtime/define-flow.js';
 import type { EventLog } from './event-log.js';
 import { HostedFlow } from './hosted-flow.js';
-import { isFlowLike } from './runtime-guards.js';
 import { HostError } from './host-error.js';
 import type { DurableTraces } from './store-event-log.js';
 
@@ -114,4 +113,18 @@ export class FlowHost {
     this.#timer = undefined;
     await Promise.all([...this.#flows.values()].map((f) => f.stop()));
   }
+}
+
+/**
+ * Checked by shape, not `instanceof Flow`: a flow module may build its flow
+ * with its own copy of the runtime.
+ */
+function isFlowLike(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    ['run', 'stop', 'emit', 'fetch', 'cancel', 'addMiddleware', 'stats'].every((m) => typeof v[m] === 'function') &&
+    typeof v.graph === 'object' &&
+    typeof v.queueMaxsize === 'number'
+  );
 }

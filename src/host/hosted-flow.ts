@@ -3,11 +3,10 @@
  * outputs are consumed into, its idempotency keys and its event feed.
  */
 import type { Logger } from 'pino';
-import { isMessage, isStreamChunk, type Flow, type FlowEvent, type FlowStats, type Message } from '../runtime/index.js';
+import { FlowError, FlowStoppedError, isMessage, isStreamChunk, TraceCancelled, TraceEndedError, type Flow, type FlowEvent, type FlowStats, type Message } from '../runtime/index.js';
 import type { EventLog } from './event-log.js';
 import { describeFlow, type FlowDescription } from './flow-description.js';
 import { IdempotencyCache } from './idempotency-cache.js';
-import { isFlowErrorLike, isRuntimeError, isTraceEnded } from './runtime-guards.js';
 import { isTraceparent } from '../internal/trace-context.js';
 import { HostError } from './host-error.js';
 import type { DurableTraces } from './store-event-log.js';
@@ -79,7 +78,7 @@ const PLAIN_OUTCOMES: Readonly<Record<TraceEndStatus, TraceOutcome>> = {
 };
 
 function classify(value: unknown): TraceItem {
-  if (isFlowErrorLike(value)) return { kind: 'error', error: value };
+  if (value instanceof FlowError) return { kind: 'error', error: value };
   if (isMessage(value) && isStreamChunk(value.payload)) return { kind: 'chunk', chunk: value.payload };
   if (isStreamChunk(value)) return { kind: 'chunk', chunk: value };
   return { kind: 'output', value };
@@ -376,7 +375,7 @@ export class HostedFlow {
           if (record.ended) return;
           // An emit started since this fetch: the end we were told about may
           // be the previous run's; ask again (the runtime now knows the new run).
-          if (gen !== record.emitGen && !isRuntimeError(err, 'FlowStoppedError')) continue;
+          if (gen !== record.emitGen && !(err instanceof FlowStoppedError)) continue;
           this.#end(record, this.#outcomeOf(err, record));
           return;
         }
@@ -391,9 +390,9 @@ export class HostedFlow {
   }
 
   #outcomeOf(err: unknown, record: TraceRecord): TraceOutcome {
-    if (isTraceEnded(err)) return err.error === undefined ? PLAIN_OUTCOMES[err.status] : { kind: 'end', status: err.status, error: err.error };
-    if (isRuntimeError(err, 'TraceCancelled')) return CANCELLED;
-    if (isRuntimeError(err, 'FlowStoppedError')) return STOPPED;
+    if (err instanceof TraceEndedError) return err.error === undefined ? PLAIN_OUTCOMES[err.status] : { kind: 'end', status: err.status, error: err.error };
+    if (err instanceof TraceCancelled) return CANCELLED;
+    if (err instanceof FlowStoppedError) return STOPPED;
     this.#logger.error({ err: { type: err instanceof Error ? err.name : typeof err }, flow: this.name, traceId: record.traceId }, 'unexpected error while reading trace outputs');
     return { kind: 'end', status: 'FAILED', error: undefined };
   }

@@ -8,7 +8,7 @@
  * `grpc-status-details-bin` trailer.
  */
 import { HostError, type HostErrorCode } from '../host/host-error.js';
-import { isRuntimeError } from '../host/runtime-guards.js';
+import { DeadlineExceededError, FlowError, FlowStoppedError, TraceCancelled } from '../runtime/index.js';
 
 /** `ErrorInfo.domain` of every error this service sends. */
 export const ERROR_DOMAIN = 'penguiflow.dev';
@@ -172,18 +172,17 @@ function fromHostError(err: HostError): ServiceError {
 export function toServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
   if (err instanceof HostError) return fromHostError(err);
-  if (isRuntimeError(err, 'TraceCancelled')) {
+  if (err instanceof TraceCancelled) {
     return new ServiceError('CANCELLED', 'the trace was cancelled', { reason: 'TRACE_CANCELLED', cause: err });
   }
-  if (isRuntimeError(err, 'FlowStoppedError')) {
+  if (err instanceof FlowStoppedError) {
     return new ServiceError('UNAVAILABLE', 'the flow is stopped; the server is shutting down', { reason: 'SERVER_DRAINING', cause: err });
   }
-  if (isRuntimeError(err, 'DeadlineExceededError')) {
+  if (err instanceof DeadlineExceededError) {
     return new ServiceError('DEADLINE_EXCEEDED', 'deadline exceeded', { reason: 'DEADLINE_EXCEEDED', cause: err });
   }
-  if (isRuntimeError(err, 'FlowError')) {
-    const code = (err as { code?: unknown }).code;
-    return new ServiceError('INTERNAL', 'internal error', { reason: typeof code === 'string' ? code : 'INTERNAL', cause: err });
+  if (err instanceof FlowError) {
+    return new ServiceError('INTERNAL', 'internal error', { reason: err.code, cause: err });
   }
   return new ServiceError('INTERNAL', 'internal error', { cause: err });
 }

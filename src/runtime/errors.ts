@@ -1,4 +1,61 @@
 /**
+ * The runtime's errors: one base class, {@link PenguiflowError}, with a
+ * stable `code` on every error.
+ *
+ * `instanceof` works across copies of the package (a flow module that
+ * bundles its own `penguiflow` while the server runs another): every error
+ * carries a brand under a registry symbol, `Symbol.for('penguiflow.error')`,
+ * naming its class, and each class's `Symbol.hasInstance` accepts an object
+ * with its brand. That is how connect-es and the Temporal SDK make their
+ * errors recognisable, and it replaces matching on `name` strings.
+ */
+
+const BRAND: unique symbol = Symbol.for('penguiflow.error') as never;
+
+/** Every runtime error class's brand, also its default `code`. */
+export type RuntimeErrorKind =
+  | 'FlowError'
+  | 'TraceCancelled'
+  | 'CycleError'
+  | 'TraceEndedError'
+  | 'FlowStoppedError'
+  | 'NodeTimeoutError'
+  | 'DeadlineExceededError'
+  | 'PlaybookTimeoutError';
+
+/**
+ * Base of every error the runtime throws or delivers.
+ *
+ * - `code`: stable, machine-readable (UPPER_SNAKE_CASE); for a
+ *   {@link FlowError} it is its {@link FlowErrorCode}.
+ * - `x instanceof SomeRuntimeError` is true for instances made by any copy
+ *   of this package; a user subclass without its own `kind` matches only its
+ *   real instances.
+ */
+export abstract class PenguiflowError extends Error {
+  /** The class's brand; each runtime error class declares its own. */
+  static readonly kind: RuntimeErrorKind | undefined = undefined;
+  abstract readonly code: string;
+  /** @internal */
+  readonly [BRAND]: RuntimeErrorKind | true;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this[BRAND] = new.target.kind ?? true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null) return false;
+    const brand = (value as { [BRAND]?: unknown })[BRAND];
+    if (brand === undefined) return false;
+    if (this === PenguiflowError) return true;
+    // Only a class that declares its own kind is matched by brand.
+    return Object.hasOwn(this, 'kind') && brand === this.kind;
+  }
+}
+
+/**
  * Why a node or a trace failed. String values equal the names so they survive
  * JSON, logs and the wire unchanged.
  */
@@ -30,7 +87,8 @@ export interface FlowErrorInit {
  * `exceptionType` names the class of the original error (e.g. `TypeError`),
  * never its stack, so it is safe to show to callers.
  */
-export class FlowError extends Error {
+export class FlowError extends PenguiflowError {
+  static override readonly kind = 'FlowError';
   override readonly name = 'FlowError';
   readonly code: FlowErrorCode;
   readonly traceId: string | undefined;
@@ -63,7 +121,7 @@ export class FlowError extends Error {
   }
 }
 
-/** True for a {@link FlowError} (also across realms, by shape). */
+/** True for a {@link FlowError}, from this or any other copy of the package. */
 export function isFlowError(value: unknown): value is FlowError {
   return value instanceof FlowError;
 }
@@ -72,8 +130,10 @@ export function isFlowError(value: unknown): value is FlowError {
  * The trace was cancelled: thrown to pending `emit`/`fetch` callers of that
  * trace and used as the abort reason of its in-flight invocations.
  */
-export class TraceCancelled extends Error {
+export class TraceCancelled extends PenguiflowError {
+  static override readonly kind = 'TraceCancelled';
   override readonly name = 'TraceCancelled';
+  readonly code = 'TRACE_CANCELLED';
   readonly traceId: string;
   constructor(traceId: string) {
     super(`trace ${traceId} was cancelled`);
@@ -82,8 +142,10 @@ export class TraceCancelled extends Error {
 }
 
 /** The graph has a cycle that neither `allowCycles` nor a node's `allowCycle` self-loop permits. */
-export class CycleError extends Error {
+export class CycleError extends PenguiflowError {
+  static override readonly kind = 'CycleError';
   override readonly name = 'CycleError';
+  readonly code = 'CYCLE';
 }
 
 /** Final state of a trace once it has no pending work. */
@@ -94,8 +156,10 @@ export type TraceStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'DEADLINE_EXCEE
  * ended. `status` says how it ended; `error` is the last {@link FlowError}
  * of a FAILED trace. This is the runtime's "no silent hang" guarantee.
  */
-export class TraceEndedError extends Error {
+export class TraceEndedError extends PenguiflowError {
+  static override readonly kind = 'TraceEndedError';
   override readonly name = 'TraceEndedError';
+  readonly code = 'TRACE_ENDED';
   readonly traceId: string;
   readonly status: TraceStatus;
   readonly error: FlowError | undefined;
@@ -108,32 +172,40 @@ export class TraceEndedError extends Error {
 }
 
 /** The flow is stopped (or stopping): no new work is accepted and waiters are released. */
-export class FlowStoppedError extends Error {
+export class FlowStoppedError extends PenguiflowError {
+  static override readonly kind = 'FlowStoppedError';
   override readonly name = 'FlowStoppedError';
+  readonly code = 'FLOW_STOPPED';
   constructor(message = 'flow is stopped') {
     super(message);
   }
 }
 
 /** A node invocation exceeded its `timeoutMs`; retryable. */
-export class NodeTimeoutError extends Error {
+export class NodeTimeoutError extends PenguiflowError {
+  static override readonly kind = 'NodeTimeoutError';
   override readonly name = 'NodeTimeoutError';
+  readonly code = 'NODE_TIMEOUT';
   constructor(nodeName: string, timeoutMs: number) {
     super(`node ${nodeName} timed out after ${timeoutMs} ms`);
   }
 }
 
 /** The message deadline passed; the abort reason seen by node code. */
-export class DeadlineExceededError extends Error {
+export class DeadlineExceededError extends PenguiflowError {
+  static override readonly kind = 'DeadlineExceededError';
   override readonly name = 'DeadlineExceededError';
+  readonly code = 'DEADLINE_EXCEEDED';
   constructor(traceId: string | undefined) {
     super(`deadline exceeded${traceId ? ` for trace ${traceId}` : ''}`);
   }
 }
 
 /** A `callPlaybook` exceeded its `timeoutMs`. */
-export class PlaybookTimeoutError extends Error {
+export class PlaybookTimeoutError extends PenguiflowError {
+  static override readonly kind = 'PlaybookTimeoutError';
   override readonly name = 'PlaybookTimeoutError';
+  readonly code = 'PLAYBOOK_TIMEOUT';
   constructor(timeoutMs: number) {
     super(`playbook timed out after ${timeoutMs} ms`);
   }

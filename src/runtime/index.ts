@@ -30,8 +30,9 @@ export {
   TraceCancelled,
   TraceEndedError,
   isFlowError,
+  PenguiflowError,
 } from './errors.js';
-export type { FlowErrorInit, TraceStatus } from './errors.js';
+export type { FlowErrorInit, RuntimeErrorKind, TraceStatus } from './errors.js';
 export { FLOW_EVENT_TYPES, FlowEvent } from './events.js';
 export type { FlowEventInit, FlowEventType, Middleware } from './events.js';
 export { logFlowEvents } from './log-flow-events.js';
