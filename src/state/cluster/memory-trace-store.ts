@@ -338,7 +338,7 @@ export class MemoryTraceStore implements TraceStore {
   owned(replica: string): Promise<OwnedTrace[]> {
     const set = this.#owned.get(replica);
     return Promise.resolve(
-      set === undefined ? [] : [...set].map((t) => ({ tenant: t.tenant, traceId: t.traceId, epoch: t.epoch, cancelRequested: t.cancelRequested })),
+      set === undefined ? [] : [...set].map((t) => ({ tenant: t.tenant, traceId: t.traceId, epoch: t.epoch, run: t.run, cancelRequested: t.cancelRequested, inputCount: t.inputs.length })),
     );
   }
 
@@ -441,7 +441,7 @@ export class MemoryTraceStore implements TraceStore {
       t.updatedAt = now;
       notice.traces.push(key);
       this.#claimKey(keyId, req.traceId, now);
-      return { kind: 'accepted', row: snapshot(t), input: t.inputs.length, joined: true };
+      return { kind: 'accepted', row: snapshot(t), input: t.inputs.length, joined: true, lastUpdateSeq: t.lastUpdateSeq, lastEventSeq: t.lastEventSeq };
     }
     if (req.maxInflight > 0 && (this.#inflight.get(req.tenant) ?? 0) >= req.maxInflight) return { kind: 'over_quota' };
     if (req.runner === undefined && req.maxQueued > 0 && (this.#queued.get(req.flow)?.size ?? 0) >= req.maxQueued) return { kind: 'queue_full' };
@@ -502,7 +502,7 @@ export class MemoryTraceStore implements TraceStore {
       this.#own(t);
     }
     this.#claimKey(keyId, req.traceId, now);
-    return { kind: 'accepted', row: snapshot(t), input: 1, joined: false };
+    return { kind: 'accepted', row: snapshot(t), input: 1, joined: false, lastUpdateSeq: t.lastUpdateSeq, lastEventSeq: t.lastEventSeq };
   }
 
   #claimKey(keyId: string | undefined, traceId: string, now: number): void {

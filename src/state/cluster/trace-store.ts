@@ -103,7 +103,16 @@ export type AcceptResult =
    * or RUNNING, possibly on another replica); otherwise it started a new
    * run (`row.run`). `input` numbers the message within its run (1, 2, …).
    */
-  | { readonly kind: 'accepted'; readonly row: TraceRow; readonly input: number; readonly joined: boolean }
+  | {
+      readonly kind: 'accepted';
+      readonly row: TraceRow;
+      readonly input: number;
+      readonly joined: boolean;
+      /** Highest update seq of the trace before this accept (a new run numbers its updates after it). */
+      readonly lastUpdateSeq: number;
+      /** Highest event seq of the trace before this accept. */
+      readonly lastEventSeq: number;
+    }
   /** The idempotency key is held: nothing was stored. `row` is the holder's trace, if still stored. */
   | { readonly kind: 'duplicate'; readonly traceId: string; readonly row: TraceRow | undefined }
   /** The tenant is at `maxInflight`: nothing was stored. */
@@ -240,7 +249,10 @@ export interface OwnedTrace {
   readonly tenant: string;
   readonly traceId: string;
   readonly epoch: number;
+  readonly run: number;
   readonly cancelRequested: boolean;
+  /** Messages accepted for the current run so far (a runner that saw fewer missed a join). */
+  readonly inputCount: number;
 }
 
 /** A replica as registered in the store. */
