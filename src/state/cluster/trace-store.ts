@@ -292,8 +292,10 @@ export interface EventTail {
  * hint only costs latency.
  */
 export interface StoreNotice {
-  /** Traces (by `traceKey`) with a new unread update, a new end, a cancellation request or a joined message. */
+  /** Traces (by `traceKey`) whose readers may find something new: an unread or put-back update, an end. */
   readonly traces: readonly string[];
+  /** Traces (by `traceKey`) whose runner must look: a cancellation was requested, or a message joined the run. */
+  readonly runners: readonly string[];
   /** Flows with newly queued (or released) traces to claim. */
   readonly flows: readonly string[];
   /** Tenants whose in-flight count went down. */
@@ -361,8 +363,9 @@ export interface TraceStore {
   /**
    * Takes over up to `limit` traces of `flow` to run on `replica`, oldest
    * first: QUEUED ones, and RUNNING ones whose owner's heartbeat is older
-   * than the lease (or whose owner is unregistered). Concurrent claimers
-   * never get the same trace (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+   * than the lease (or whose owner is unregistered) — never ones `replica`
+   * owns itself. Concurrent claimers never get the same trace
+   * (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
    */
   claim(replica: string, flow: string, limit: number): Promise<ClaimedTrace[]>;
   /** Accepted messages of (tenant, trace id)'s run `run` numbered above `afterInput`, in order. */

@@ -478,8 +478,15 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
           const [c] = await store.claim('r1', flow, 1);
           await store.commit(batch({ outputs: [out('acme', id, c!.row.epoch, 1)], events: [ev('acme', id, c!.row.epoch, 1)] }));
           await eventually(async () => (notices.some((n) => n.traces.includes(traceKey('acme', id)) && n.events) ? true : undefined));
+          await start('acme', id, { flow });
+          await eventually(async () => (notices.some((n) => n.runners.includes(traceKey('acme', id))) ? true : undefined));
           await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: c!.row.epoch, state: 'COMPLETED', error: undefined }] }));
           await eventually(async () => (notices.some((n) => n.tenants.includes('acme')) ? true : undefined));
+          const other = tid();
+          await start('acme', other, { flow });
+          const before = notices.length;
+          await store.requestCancel('acme', other, 'r2');
+          await eventually(async () => (notices.slice(before).some((n) => n.runners.includes(traceKey('acme', other))) ? true : undefined));
           expect(q.row.state).toBe('QUEUED');
           expect(notices.every((n) => typeof n.sentAt === 'number')).toBe(true);
         } finally {
