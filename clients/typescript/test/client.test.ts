@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { Code, ConnectError, createRouterTransport } from '@connectrpc/connect';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { create } from '@bufbuild/protobuf';
-import { createFlowClient, FlowClientError } from '../../../clients/typescript/src/index.js';
-import type { FlowClient, TraceUpdate } from '../../../clients/typescript/src/index.js';
-import { FlowService } from '../../../clients/typescript/src/gen/penguiflow/v1/flow_service_pb.js';
-import { ErrorInfoSchema } from '../../../clients/typescript/src/gen/google/rpc/error_details_pb.js';
-import { TraceStatus } from '../../../clients/typescript/src/gen/penguiflow/v1/messages_pb.js';
-import { valueToJson } from '../../../clients/typescript/src/convert.js';
+import { createFlowClient, FlowClientError } from '../src/index.js';
+import type { FlowClient, TraceUpdate } from '../src/index.js';
+import { FlowService } from '../src/gen/penguiflow/v1/flow_service_pb.js';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { TraceStatus } from '../src/gen/penguiflow/v1/messages_pb.js';
+import { valueToJson } from '../src/convert.js';
 
 type Impl = Partial<ServiceImpl<typeof FlowService>>;
 

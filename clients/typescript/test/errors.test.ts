@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
-import { FlowClientError, decodeErrorDetails } from '../../../clients/typescript/src/index.js';
+import { FlowClientError, decodeErrorDetails } from '../src/index.js';
 import {
   BadRequestSchema,
   ErrorInfoSchema,
   QuotaFailureSchema,
   RetryInfoSchema,
-} from '../../../clients/typescript/src/gen/google/rpc/error_details_pb.js';
+} from '../src/gen/google/rpc/error_details_pb.js';
 
 function incoming(code: Code, message: string, details: { type: string; value: Uint8Array }[]): ConnectError {
   const err = new ConnectError(message, code);
