@@ -30,9 +30,6 @@ from penguiflow_client._types import FlowErrorCode
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 """Trailer that carries the binary ``google.rpc.Status``."""
 
-CLOSED_MESSAGE = "the client is closed"
-"""Message of the FAILED_PRECONDITION raised for a call made after ``close()``."""
-
 _M = TypeVar("_M", bound=Message)
 
 
@@ -205,7 +202,7 @@ def closed_error() -> FlowClientError:
     The same answer as the TypeScript and Go clients; calls that were in
     flight when the client was closed end with CANCELLED instead.
     """
-    return FlowClientError(grpc.StatusCode.FAILED_PRECONDITION, CLOSED_MESSAGE, client_side=True)
+    return FlowClientError(grpc.StatusCode.FAILED_PRECONDITION, "the client is closed", client_side=True)
 
 
 def _parse_flow_error_code(value: str) -> FlowErrorCode | None:
