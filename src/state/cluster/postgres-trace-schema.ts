@@ -1,11 +1,11 @@
 /**
  * Schema of the cluster backbone on PostgreSQL (migration 2 of
- * `POSTGRES_MIGRATIONS`): the tables of {@link PostgresTraceStore} and the
+ * `POSTGRES_MIGRATIONS`): the tables of `PostgresTraceStore` and the
  * PL/pgSQL functions that make each store operation one statement, so one
  * round trip and one transaction.
  *
  * Tables (all `penguiflow_trace_*` but the replicas):
- * - `runs`: one row per (tenant, trace id): the {@link TraceRow} plus the
+ * - `runs`: one row per (tenant, trace id): the `TraceRow` plus the
  *   counters a claim and the fencing need without scanning (messages of the
  *   run, updates stored by the run, last update and event seqs, the tail
  *   position of the trace's last event, the queue position while QUEUED).
@@ -28,15 +28,25 @@
  * (`INSERT … ON CONFLICT DO UPDATE … WHERE false` locks the existing rows
  * and inserts the missing ones); placeholders the batch did not turn into
  * real rows are deleted before it commits, so no other transaction ever
- * sees one. Every other operation locks at most one trace row and then
- * nothing it could wait on (take, cancel), locks trace rows sorted
- * (release), or never waits (claim and prune use `SKIP LOCKED`).
+ * sees one. Every other operation locks at most one trace row and waits
+ * on nothing but unread-update rows afterwards (cancel), locks only the one
+ * update row it deletes (take), locks trace rows sorted (release), or never
+ * waits on a lock a commit could hold (claim and prune use `SKIP LOCKED`).
+ *
+ * A commit that accepts messages takes one of two paths: when no accept of
+ * the batch can depend on another or be refused (distinct trace ids and
+ * keys, no key held, no live trace joined, quotas not reached even counting
+ * the whole batch) they are applied set-based in a few statements; otherwise
+ * one by one, in order, exactly as the reference store does.
  *
  * Quotas are exact counts, not counters: a commit that checks a tenant's
  * in-flight quota (or a flow's queue limit) holds that tenant's (flow's)
- * advisory lock, counts the live traces through a partial index once, and
- * tallies its own accepts, so two replicas never both take the last slot.
- * Transactions that only lower a count (ends, cancellations) need no lock.
+ * advisory lock, counts the live traces through a partial index once (up
+ * to the largest limit asked: beyond it every accept is refused anyway),
+ * and tallies its own accepts, so two replicas never both take the last
+ * slot. Transactions that only lower a count (ends, cancellations) need no
+ * lock, so ends never contend on a per-tenant row. (Exact among accepts
+ * that carry the limit: replicas must share the quota setting.)
  *
  * The event tail: see `penguiflow_trace_commit` and the header of
  * postgres-trace-store.ts.
@@ -528,41 +538,48 @@ BEGIN
 END
 $$;
 
--- The oldest unread update of a trace, taken exactly once: takers of one trace serialise on its row
--- lock (so the lowest seq goes first and no taker sees "empty" while another holds an unread update);
--- a trace with nothing to take is answered from a lock-free read (no write, no WAL flush).
+-- The oldest unread update of a trace, taken exactly once across all takers: one DELETE of the
+-- lowest seq, guarded in the same statement (one snapshot) by the trace not being cancelled. A
+-- taker that finds its row deleted by a concurrent one (the DELETE waits for it, then skips the
+-- row) retries with a fresh snapshot, so it never answers "empty" while an unread update is left.
+-- No trace-row lock: takers never block the runner's commits, and a take with nothing to take
+-- writes nothing (no transaction id, no WAL flush).
 CREATE FUNCTION penguiflow_trace_take(p_tenant text, p_trace text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-  t penguiflow_trace_runs;
-  u penguiflow_trace_updates;
-  found_row record;
+  v_row jsonb;
+  v_update jsonb;
+  v_stopped boolean;
+  v_live boolean;
+  v_pending boolean;
 BEGIN
-  -- One statement, one snapshot: the row and whether anything is unread agree.
-  SELECT r AS run, EXISTS (SELECT 1 FROM penguiflow_trace_updates x WHERE x.tenant = r.tenant AND x.trace_id = r.trace_id) AS pending
-    INTO found_row
-    FROM penguiflow_trace_runs r WHERE r.tenant = p_tenant AND r.trace_id = p_trace;
-  IF NOT FOUND THEN
-    RETURN '{"kind": "missing"}'::jsonb;
-  END IF;
-  t := found_row.run;
-  IF found_row.pending AND NOT t.cancel_requested AND t.state <> 'CANCELLED' THEN
-    SELECT * INTO t FROM penguiflow_trace_runs WHERE tenant = p_tenant AND trace_id = p_trace FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+  LOOP
+    WITH r AS (
+      SELECT * FROM penguiflow_trace_runs WHERE tenant = p_tenant AND trace_id = p_trace
+    ), d AS (
+      DELETE FROM penguiflow_trace_updates x
+        WHERE x.tenant = p_tenant AND x.trace_id = p_trace
+          AND x.seq = (SELECT min(y.seq) FROM penguiflow_trace_updates y WHERE y.tenant = p_tenant AND y.trace_id = p_trace)
+          AND EXISTS (SELECT 1 FROM r WHERE NOT r.cancel_requested AND r.state <> 'CANCELLED')
+        RETURNING x.seq, x.run, x.kind, x.value
+    )
+    SELECT (SELECT to_jsonb(r) FROM r),
+           (SELECT jsonb_build_object('seq', d.seq, 'run', d.run, 'kind', d.kind, 'value', d.value) FROM d),
+           (SELECT r.cancel_requested OR r.state = 'CANCELLED' FROM r),
+           (SELECT r.state IN ('QUEUED', 'RUNNING') FROM r),
+           EXISTS (SELECT 1 FROM penguiflow_trace_updates y WHERE y.tenant = p_tenant AND y.trace_id = p_trace)
+      INTO v_row, v_update, v_stopped, v_live, v_pending;
+    IF v_row IS NULL THEN
       RETURN '{"kind": "missing"}'::jsonb;
     END IF;
-    IF NOT t.cancel_requested AND t.state <> 'CANCELLED' THEN
-      DELETE FROM penguiflow_trace_updates WHERE (tenant, trace_id, seq) IN (
-        SELECT tenant, trace_id, seq FROM penguiflow_trace_updates
-        WHERE tenant = p_tenant AND trace_id = p_trace ORDER BY seq LIMIT 1
-      ) RETURNING * INTO u;
-      IF FOUND THEN
-        RETURN jsonb_build_object('kind', 'update', 'row', to_jsonb(t),
-          'update', jsonb_build_object('seq', u.seq, 'run', u.run, 'kind', u.kind, 'value', u.value));
-      END IF;
+    IF v_update IS NOT NULL THEN
+      RETURN jsonb_build_object('kind', 'update', 'row', v_row, 'update', v_update);
     END IF;
-  END IF;
-  RETURN jsonb_build_object('kind', CASE WHEN t.state IN ('QUEUED', 'RUNNING') THEN 'empty' ELSE 'end' END, 'row', to_jsonb(t));
+    IF v_stopped OR NOT v_pending THEN
+      RETURN jsonb_build_object('kind', CASE WHEN v_live THEN 'empty' ELSE 'end' END, 'row', v_row);
+    END IF;
+    -- A concurrent taker won the lowest row: try again on a fresh snapshot.
+  END LOOP;
 END
 $$;
 

@@ -237,7 +237,7 @@ export class PostgresTraceStore implements TraceStore {
   async prune(cutoffs: TracePruneCutoffs): Promise<TracePruneResult> {
     const total = { traces: 0, updates: 0, keys: 0, replicas: 0 };
     for (;;) {
-      const r = await this.#call<TracePruneResult>('SELECT penguiflow_trace_prune($1, $2, $3, $4, $5) AS r', [
+      const r = await this.#call<TracePruneResult>('pf_prune', 'SELECT penguiflow_trace_prune($1, $2, $3, $4, $5) AS r', [
         ms(cutoffs.tracesEndedBefore),
         ms(cutoffs.updatesEndedBefore),
         ms(cutoffs.keysCreatedBefore),
@@ -284,20 +284,17 @@ export class PostgresTraceStore implements TraceStore {
       })),
       d: ends.map((w) => ({ tn: w.tenant, id: w.traceId, ep: w.epoch, st: w.state, er: this.#encode(w.error) })),
     };
-    const r = await this.#call<{ a: RawAccept[]; f: string[] }>('SELECT penguiflow_trace_commit($1::jsonb, $2) AS r', [JSON.stringify(payload), ms(this.#retentionMs)]);
+    const r = await this.#call<{ a: RawAccept[]; f: string[] }>('pf_commit', 'SELECT penguiflow_trace_commit($1::jsonb, $2) AS r', [JSON.stringify(payload), ms(this.#retentionMs)]);
     return { accepts: r.a.map((x) => this.#accept(x)), fenced: new Set(r.f) };
   }
 
   async getTrace(tenant: string, traceId: string): Promise<TraceRow | undefined> {
-    const { rows } = await this.#pool.query<{ r: RawRun }>('SELECT to_jsonb(t) AS r FROM penguiflow_trace_runs t WHERE tenant = $1 AND trace_id = $2', [
-      tenant,
-      traceId,
-    ]);
+    const rows = await this.#query<{ r: RawRun }>('pf_get', 'SELECT to_jsonb(t) AS r FROM penguiflow_trace_runs t WHERE tenant = $1 AND trace_id = $2', [tenant, traceId]);
     return rows[0] === undefined ? undefined : this.#row(rows[0].r);
   }
 
   async take(tenant: string, traceId: string): Promise<TakeResult> {
-    const r = await this.#call<RawTake>('SELECT penguiflow_trace_take($1, $2) AS r', [tenant, traceId]);
+    const r = await this.#call<RawTake>('pf_take', 'SELECT penguiflow_trace_take($1, $2) AS r', [tenant, traceId]);
     switch (r.kind) {
       case 'missing':
         return r;
@@ -313,7 +310,7 @@ export class PostgresTraceStore implements TraceStore {
   }
 
   async requestCancel(tenant: string, traceId: string, _by: string): Promise<CancelRequestResult> {
-    const r = await this.#call<RawCancel>('SELECT penguiflow_trace_cancel($1, $2, $3) AS r', [tenant, traceId, ms(this.#leaseMs)]);
+    const r = await this.#call<RawCancel>('pf_cancel', 'SELECT penguiflow_trace_cancel($1, $2, $3) AS r', [tenant, traceId, ms(this.#leaseMs)]);
     switch (r.kind) {
       case 'missing':
         return r;
@@ -326,7 +323,7 @@ export class PostgresTraceStore implements TraceStore {
 
   async claim(replica: string, flow: string, limit: number): Promise<ClaimedTrace[]> {
     if (limit <= 0) return [];
-    const r = await this.#call<RawClaim[]>('SELECT penguiflow_trace_claim($1, $2, $3, $4) AS r', [replica, flow, Math.trunc(limit), ms(this.#leaseMs)]);
+    const r = await this.#call<RawClaim[]>('pf_claim', 'SELECT penguiflow_trace_claim($1, $2, $3, $4) AS r', [replica, flow, Math.trunc(limit), ms(this.#leaseMs)]);
     return r.map((c) => ({
       row: this.#row(c.row),
       inputs: c.inputs.map((v) => this.#decode(v)),
@@ -339,7 +336,8 @@ export class PostgresTraceStore implements TraceStore {
   }
 
   async inputs(tenant: string, traceId: string, run: number, afterInput: number): Promise<unknown[]> {
-    const { rows } = await this.#pool.query<{ value: string | null }>(
+    const rows = await this.#query<{ value: string | null }>(
+      'pf_inputs',
       'SELECT value FROM penguiflow_trace_inputs WHERE tenant = $1 AND trace_id = $2 AND run = $3 AND n > $4 ORDER BY n',
       [tenant, traceId, run, Math.trunc(afterInput)],
     );
@@ -347,7 +345,8 @@ export class PostgresTraceStore implements TraceStore {
   }
 
   async heartbeat(replica: Omit<ReplicaRow, 'heartbeatAt'>): Promise<{ readonly lapsed: boolean }> {
-    const { rows } = await this.#pool.query<{ prev: string | null; now: string }>(
+    const rows = await this.#query<{ prev: string | null; now: string }>(
+      'pf_heartbeat',
       `WITH prev AS (SELECT heartbeat_at FROM penguiflow_replicas WHERE id = $1),
             clock AS MATERIALIZED (SELECT penguiflow_now_ms() AS ms),
             up AS (
@@ -365,7 +364,8 @@ export class PostgresTraceStore implements TraceStore {
   }
 
   async owned(replica: string): Promise<OwnedTrace[]> {
-    const { rows } = await this.#pool.query<{ tenant: string; trace_id: string; epoch: string; cancel_requested: boolean }>(
+    const rows = await this.#query<{ tenant: string; trace_id: string; epoch: string; cancel_requested: boolean }>(
+      'pf_owned',
       "SELECT tenant, trace_id, epoch, cancel_requested FROM penguiflow_trace_runs WHERE owner = $1 AND state = 'RUNNING'",
       [replica],
     );
@@ -385,7 +385,7 @@ export class PostgresTraceStore implements TraceStore {
         traces.push(k.traceId);
       }
     }
-    return Number(await this.#call<number>('SELECT penguiflow_trace_release($1, $2::text[], $3::text[]) AS r', [replica, tenants, traces]));
+    return Number(await this.#call<number>('pf_release', 'SELECT penguiflow_trace_release($1, $2::text[], $3::text[]) AS r', [replica, tenants, traces]));
   }
 
   async replicas(): Promise<ReplicaRow[]> {
@@ -396,11 +396,12 @@ export class PostgresTraceStore implements TraceStore {
   }
 
   async forgetReplica(replica: string): Promise<void> {
-    await this.#pool.query('SELECT penguiflow_trace_forget($1)', [replica]);
+    await this.#query('pf_forget', 'SELECT penguiflow_trace_forget($1)', [replica]);
   }
 
   async eventsAfter(tenant: string, traceId: string, afterSeq: number, limit?: number): Promise<StoredEventRow[]> {
-    const { rows } = await this.#pool.query<RawEvent>(
+    const rows = await this.#query<RawEvent>(
+      'pf_events_after',
       `SELECT tenant, trace_id, seq, flow, ts, kind, node_name, node_id, payload FROM penguiflow_trace_events
        WHERE tenant = $1 AND trace_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
       [tenant, traceId, Math.trunc(afterSeq), limit === undefined || !Number.isFinite(limit) ? null : Math.max(0, Math.trunc(limit))],
@@ -418,7 +419,8 @@ export class PostgresTraceStore implements TraceStore {
   async tailEvents(cursor: string, limit: number): Promise<EventTail> {
     const from = parseCursor(cursor);
     if (limit <= 0) return { events: [], cursor: formatCursor(from) };
-    const { rows } = await this.#pool.query<{ horizon: string; pos: string | null; id: string | null } & Partial<RawEvent>>(
+    const rows = await this.#query<{ horizon: string; pos: string | null; id: string | null } & Partial<RawEvent>>(
+      'pf_tail',
       `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS h)
        SELECT h.h::text AS horizon, e.pos::text AS pos, e.id::text AS id, e.tenant, e.trace_id, e.seq, e.flow, e.ts, e.kind, e.node_name, e.node_id, e.payload
        FROM h LEFT JOIN LATERAL (
@@ -455,9 +457,19 @@ export class PostgresTraceStore implements TraceStore {
 
   // --- internals -------------------------------------------------------------
 
-  /** Runs a statement returning one jsonb column `r`. */
-  async #call<T>(sql: string, params: unknown[]): Promise<T> {
-    const { rows } = await this.#pool.query<{ r: T }>(sql, params);
+  /**
+   * Runs a named statement: each pooled connection parses and plans it once
+   * (a plain query is parsed and planned on every call, a measurable share of
+   * a short statement's cost).
+   */
+  async #query<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    const { rows } = await this.#pool.query<R>({ name, text, values });
+    return rows;
+  }
+
+  /** Runs a named statement returning one jsonb column `r`. */
+  async #call<T>(name: string, sql: string, params: unknown[]): Promise<T> {
+    const rows = await this.#query<{ r: T }>(name, sql, params);
     const row = rows[0];
     if (row === undefined) throw new Error('PostgresTraceStore: the statement returned no row');
     return row.r;

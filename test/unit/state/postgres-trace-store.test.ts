@@ -102,6 +102,28 @@ describe('PostgresTraceStore', () => {
     await store.close();
   });
 
+  it('gives up on a statement after the query timeout instead of hanging the caller', async () => {
+    const s = await ready;
+    const store = new PostgresTraceStore({ connectionString: s.url('race'), codec: json, leaseMs: 1000, idempotencyRetentionMs: 1000, queryTimeoutMs: 300 });
+    await store.init();
+    const holder = new pg.Client({ connectionString: s.url('race') });
+    await holder.connect();
+    try {
+      await store.commit({ ...EMPTY, accepts: [accept('acme', 'held', { runner: 'r1' })] });
+      await holder.query('BEGIN');
+      await holder.query("SELECT 1 FROM penguiflow_trace_runs WHERE tenant = 'acme' AND trace_id = 'held' FOR UPDATE");
+      const t0 = Date.now();
+      await expect(store.requestCancel('acme', 'held', 'r2')).rejects.toThrow(/timeout/i);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await holder.query('ROLLBACK');
+      // The pool recovers: the next call answers.
+      expect(await store.requestCancel('acme', 'held', 'r2')).toMatchObject({ kind: expect.stringMatching(/requested|cancelled/) as unknown });
+    } finally {
+      await holder.end();
+      await store.close();
+    }
+  });
+
   describe('two replicas racing on one database', () => {
     let a: PostgresTraceStore;
     let b: PostgresTraceStore;
@@ -119,7 +141,10 @@ describe('PostgresTraceStore', () => {
     it('never claim a trace twice, never take an update twice or lose one, and let one accept win each idempotency key', async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.array(fc.record({ trace: fc.nat(11), key: fc.option(fc.nat(5), { nil: undefined }), store: fc.boolean() }), { minLength: 1, maxLength: 40 }),
+          fc.array(fc.record({ trace: fc.nat(11), key: fc.option(fc.nat(5), { nil: undefined }), store: fc.boolean(), orphan: fc.boolean() }), {
+            minLength: 1,
+            maxLength: 40,
+          }),
           fc.integer({ min: 1, max: 8 }),
           fc.integer({ min: 1, max: 4 }),
           fc.integer({ min: 1, max: 5 }),
@@ -130,7 +155,8 @@ describe('PostgresTraceStore', () => {
             // 1. Both replicas accept concurrently, in batches; keys and trace ids collide on purpose.
             const reqs = msgs.map((m) => ({
               store: m.store ? a : b,
-              req: accept(tenant, `r${r}-t${m.trace}`, { flow, idempotencyKey: m.key === undefined ? undefined : `r${r}-k${m.key}` }),
+              // An orphan starts RUNNING under a replica that never registered: claimable at once, as a recovery.
+              req: accept(tenant, `r${r}-t${m.trace}`, { flow, idempotencyKey: m.key === undefined ? undefined : `r${r}-k${m.key}`, runner: m.orphan ? 'gone' : undefined }),
             }));
             const results = await Promise.all(
               [a, b].map(async (store) => {
@@ -163,7 +189,7 @@ describe('PostgresTraceStore', () => {
               expect(inputs).toHaveLength(joins);
             }
 
-            // 2. Both replicas claim concurrently until the queue is empty: each trace once.
+            // 2. Both replicas claim concurrently until nothing is left (queued or orphaned): each trace once.
             const claimed = new Map<string, { store: PostgresTraceStore; epoch: number }>();
             for (;;) {
               const [ca, cb] = await Promise.all([a.claim('ra', flow, claimLimit), b.claim('rb', flow, claimLimit)]);
