@@ -20,7 +20,8 @@ export interface TraceStoreFactory {
   teardown?: () => Promise<void>;
 }
 
-const LEASE_MS = 400;
+// Long enough that a loaded CI machine never lets a fresh lease lapse between two calls; short enough to wait for.
+const LEASE_MS = 1500;
 
 let uniq = 0;
 function tid(prefix = 't'): string {
@@ -112,18 +113,28 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
       it('a message for a live trace joins its run without a new slot', async () => {
         const id = tid();
         const first = await start('acme', id);
+        expect(first).toMatchObject({ lastUpdateSeq: 0, lastEventSeq: 0 });
         const second = await start('acme', id, { maxInflight: 1 });
         expect(second).toMatchObject({ joined: true, input: 2, row: { run: 1, epoch: first.row.epoch } });
+        expect((await store.owned('r1')).find((o) => o.traceId === id)).toMatchObject({ run: 1, inputCount: 2 });
         expect(await store.inputs('acme', id, 1, 0)).toHaveLength(2);
         expect(await store.inputs('acme', id, 1, 1)).toEqual([accept('acme', id).message]);
       });
 
-      it('a message for an ended trace starts its next run', async () => {
+      it('a message for an ended trace starts its next run, numbering after the last run', async () => {
         const id = tid();
         const a = await start('acme', id);
-        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        await store.commit(
+          batch({
+            outputs: [out('acme', id, a.row.epoch, 1), out('acme', id, a.row.epoch, 2)],
+            events: [ev('acme', id, a.row.epoch, 1), ev('acme', id, a.row.epoch, 2), ev('acme', id, a.row.epoch, 3)],
+            ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }],
+          }),
+        );
         const b = await start('acme', id);
-        expect(b).toMatchObject({ joined: false, input: 1, row: { run: 2, state: 'RUNNING', attempt: 1 } });
+        expect(b).toMatchObject({ joined: false, input: 1, lastUpdateSeq: 2, lastEventSeq: 3, row: { run: 2, state: 'RUNNING', attempt: 1 } });
+        // Unread updates of the previous run stay readable.
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1, run: 1 } });
         expect(b.row.epoch).not.toBe(a.row.epoch);
         expect(await store.inputs('acme', id, 2, 0)).toHaveLength(1);
       });
@@ -653,8 +664,15 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
           const [c] = await store.claim('r1', flow, 1);
           await store.commit(batch({ outputs: [out('acme', id, c!.row.epoch, 1)], events: [ev('acme', id, c!.row.epoch, 1)] }));
           await eventually(async () => (notices.some((n) => n.traces.includes(traceKey('acme', id)) && n.events) ? true : undefined));
+          await start('acme', id, { flow });
+          await eventually(async () => (notices.some((n) => n.runners.includes(traceKey('acme', id))) ? true : undefined));
           await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: c!.row.epoch, state: 'COMPLETED', error: undefined }] }));
           await eventually(async () => (notices.some((n) => n.tenants.includes('acme')) ? true : undefined));
+          const other = tid();
+          await start('acme', other, { flow });
+          const before = notices.length;
+          await store.requestCancel('acme', other, 'r2');
+          await eventually(async () => (notices.slice(before).some((n) => n.runners.includes(traceKey('acme', other))) ? true : undefined));
           expect(q.row.state).toBe('QUEUED');
           expect(notices.every((n) => typeof n.sentAt === 'number')).toBe(true);
         } finally {
