@@ -44,6 +44,7 @@ export function parseNoticePayload(payload: string | undefined): StoreNotice | u
   const o = v as Record<string, unknown>;
   return {
     traces: strings(o['t']),
+    runners: strings(o['r']),
     flows: strings(o['f']),
     tenants: strings(o['n']),
     events: o['e'] === true,

@@ -151,15 +151,16 @@ CREATE TABLE penguiflow_replicas (
 );
 
 -- Wake-up hints on the notice channel: one or more JSON payloads
--- {"t": trace keys, "f": flows, "n": tenants, "e": events?, "s": sent at},
+-- {"t": trace keys for readers, "r": trace keys for runners, "f": flows, "n": tenants, "e": events?, "s": sent at},
 -- each under NOTIFY's 8000-byte limit (an item that alone exceeds it is
 -- dropped: hints are optional, every waiter also polls).
-CREATE FUNCTION penguiflow_trace_notify(p_traces text[], p_flows text[], p_tenants text[], p_events boolean) RETURNS void
+CREATE FUNCTION penguiflow_trace_notify(p_traces text[], p_runners text[], p_flows text[], p_tenants text[], p_events boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   budget constant integer := 7000;
   sent bigint := penguiflow_now_ms();
   cur_t text[] := '{}';
+  cur_r text[] := '{}';
   cur_f text[] := '{}';
   cur_n text[] := '{}';
   used integer := 0;
@@ -167,20 +168,20 @@ DECLARE
   item text;
   which integer;
 BEGIN
-  FOR which IN 1..3 LOOP
-    FOR item IN SELECT DISTINCT x FROM unnest(CASE which WHEN 1 THEN p_traces WHEN 2 THEN p_flows ELSE p_tenants END) x WHERE x IS NOT NULL LOOP
+  FOR which IN 1..4 LOOP
+    FOR item IN SELECT DISTINCT x FROM unnest(CASE which WHEN 1 THEN p_traces WHEN 2 THEN p_runners WHEN 3 THEN p_flows ELSE p_tenants END) x WHERE x IS NOT NULL LOOP
       len := octet_length(to_json(item)::text) + 1;
       CONTINUE WHEN len > budget;
       IF used + len > budget THEN
-        PERFORM pg_notify('${NOTICE_CHANNEL}', json_build_object('t', cur_t, 'f', cur_f, 'n', cur_n, 'e', p_events, 's', sent)::text);
-        cur_t := '{}'; cur_f := '{}'; cur_n := '{}'; used := 0;
+        PERFORM pg_notify('${NOTICE_CHANNEL}', json_build_object('t', cur_t, 'r', cur_r, 'f', cur_f, 'n', cur_n, 'e', p_events, 's', sent)::text);
+        cur_t := '{}'; cur_r := '{}'; cur_f := '{}'; cur_n := '{}'; used := 0;
       END IF;
       used := used + len;
-      IF which = 1 THEN cur_t := cur_t || item; ELSIF which = 2 THEN cur_f := cur_f || item; ELSE cur_n := cur_n || item; END IF;
+      IF which = 1 THEN cur_t := cur_t || item; ELSIF which = 2 THEN cur_r := cur_r || item; ELSIF which = 3 THEN cur_f := cur_f || item; ELSE cur_n := cur_n || item; END IF;
     END LOOP;
   END LOOP;
   IF used > 0 OR p_events THEN
-    PERFORM pg_notify('${NOTICE_CHANNEL}', json_build_object('t', cur_t, 'f', cur_f, 'n', cur_n, 'e', p_events, 's', sent)::text);
+    PERFORM pg_notify('${NOTICE_CHANNEL}', json_build_object('t', cur_t, 'r', cur_r, 'f', cur_f, 'n', cur_n, 'e', p_events, 's', sent)::text);
   END IF;
 END
 $$;
@@ -211,6 +212,7 @@ DECLARE
   results jsonb[] := '{}';
   fenced text[] := '{}';
   n_traces text[] := '{}';
+  n_runners text[] := '{}';
   n_flows text[] := '{}';
   n_tenants text[] := '{}';
   n_events boolean := false;
@@ -343,7 +345,7 @@ BEGIN
         END IF;
         UPDATE penguiflow_trace_runs SET inputs = inputs + 1, updated_at = now_ms
           WHERE tenant = t.tenant AND trace_id = t.trace_id RETURNING * INTO t;
-        n_traces := n_traces || (t.tenant || chr(31) || t.trace_id);
+        n_runners := n_runners || (t.tenant || chr(31) || t.trace_id);
       ELSE
         IF (a->>'mi')::integer > 0 THEN
           cnt := (live->>(a->>'tn'))::bigint;
@@ -533,7 +535,7 @@ BEGIN
       WHERE e->>'k' IS NOT NULL AND x.tenant = e->>'tn' AND x.flow = e->>'fl' AND x.key = e->>'k' AND x.trace_id = '';
   END IF;
 
-  PERFORM penguiflow_trace_notify(n_traces, n_flows, n_tenants, n_events);
+  PERFORM penguiflow_trace_notify(n_traces, n_runners, n_flows, n_tenants, n_events);
   RETURN jsonb_build_object('a', to_jsonb(results), 'f', to_jsonb(fenced));
 END
 $$;
@@ -603,13 +605,13 @@ BEGIN
         error = NULL, ended_at = now_ms, updated_at = now_ms, queued_seq = NULL
       WHERE tenant = p_tenant AND trace_id = p_trace RETURNING * INTO t;
     DELETE FROM penguiflow_trace_updates WHERE tenant = p_tenant AND trace_id = p_trace;
-    PERFORM penguiflow_trace_notify(ARRAY[p_tenant || chr(31) || p_trace], '{}', ARRAY[p_tenant], false);
+    PERFORM penguiflow_trace_notify(ARRAY[p_tenant || chr(31) || p_trace], '{}', '{}', ARRAY[p_tenant], false);
     RETURN jsonb_build_object('kind', 'cancelled', 'row', to_jsonb(t), 'lastEventSeq', t.last_event_seq);
   END IF;
   IF NOT t.cancel_requested THEN
     UPDATE penguiflow_trace_runs SET cancel_requested = true, updated_at = now_ms
       WHERE tenant = p_tenant AND trace_id = p_trace RETURNING * INTO t;
-    PERFORM penguiflow_trace_notify(ARRAY[p_tenant || chr(31) || p_trace], '{}', '{}', false);
+    PERFORM penguiflow_trace_notify('{}', ARRAY[p_tenant || chr(31) || p_trace], '{}', '{}', false);
   END IF;
   RETURN jsonb_build_object('kind', 'requested', 'row', to_jsonb(t));
 END
@@ -638,7 +640,8 @@ BEGIN
     SELECT (SELECT x.owner FROM penguiflow_trace_runs x WHERE x.state = 'RUNNING' AND x.owner > o.owner ORDER BY x.owner LIMIT 1)
       FROM o WHERE o.owner IS NOT NULL
   )
-  SELECT array_agg(owner) INTO dead FROM o WHERE owner IS NOT NULL AND NOT EXISTS (
+  -- Never the claimant's own: a replica whose lease lapsed may still be running them.
+  SELECT array_agg(owner) INTO dead FROM o WHERE owner IS NOT NULL AND owner <> p_replica AND NOT EXISTS (
     SELECT 1 FROM penguiflow_replicas p WHERE p.id = o.owner AND now_ms - p.heartbeat_at <= p_lease_ms
   );
   IF dead IS NOT NULL THEN
@@ -689,7 +692,7 @@ BEGIN
   )
   SELECT count(*), array_agg(DISTINCT flow) INTO released, flows FROM u;
   IF released > 0 THEN
-    PERFORM penguiflow_trace_notify('{}', flows, '{}', false);
+    PERFORM penguiflow_trace_notify('{}', '{}', flows, '{}', false);
   END IF;
   RETURN released;
 END
@@ -703,7 +706,7 @@ BEGIN
   DELETE FROM penguiflow_replicas WHERE id = p_replica;
   IF FOUND THEN
     SELECT array_agg(DISTINCT flow) INTO flows FROM penguiflow_trace_runs WHERE owner = p_replica AND state = 'RUNNING';
-    PERFORM penguiflow_trace_notify('{}', flows, '{}', false);
+    PERFORM penguiflow_trace_notify('{}', '{}', flows, '{}', false);
   END IF;
 END
 $$;

@@ -364,12 +364,19 @@ export class PostgresTraceStore implements TraceStore {
   }
 
   async owned(replica: string): Promise<OwnedTrace[]> {
-    const rows = await this.#query<{ tenant: string; trace_id: string; epoch: string; cancel_requested: boolean }>(
+    const rows = await this.#query<{ tenant: string; trace_id: string; epoch: string; run: number; cancel_requested: boolean; inputs: number }>(
       'pf_owned',
-      "SELECT tenant, trace_id, epoch, cancel_requested FROM penguiflow_trace_runs WHERE owner = $1 AND state = 'RUNNING'",
+      "SELECT tenant, trace_id, epoch, run, cancel_requested, inputs FROM penguiflow_trace_runs WHERE owner = $1 AND state = 'RUNNING'",
       [replica],
     );
-    return rows.map((r) => ({ tenant: r.tenant, traceId: r.trace_id, epoch: Number(r.epoch), cancelRequested: r.cancel_requested }));
+    return rows.map((r) => ({
+      tenant: r.tenant,
+      traceId: r.trace_id,
+      epoch: Number(r.epoch),
+      run: r.run,
+      cancelRequested: r.cancel_requested,
+      inputCount: r.inputs,
+    }));
   }
 
   async release(replica: string, keys?: readonly string[]): Promise<number> {
@@ -506,7 +513,15 @@ export class PostgresTraceStore implements TraceStore {
   #accept(a: RawAccept): AcceptResult {
     switch (a.kind) {
       case 'accepted':
-        return { kind: 'accepted', row: this.#row(a.row), input: a.input, joined: a.joined };
+        // An accept moves neither seq: the row's are the trace's last before it.
+        return {
+          kind: 'accepted',
+          row: this.#row(a.row),
+          input: a.input,
+          joined: a.joined,
+          lastUpdateSeq: Number(a.row.last_update_seq),
+          lastEventSeq: Number(a.row.last_event_seq),
+        };
       case 'duplicate':
         return { kind: 'duplicate', traceId: a.traceId, row: a.row === null ? undefined : this.#row(a.row) };
       case 'over_quota':

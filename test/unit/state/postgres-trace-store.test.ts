@@ -331,7 +331,17 @@ describe('PostgresTraceStore', () => {
               seen[i]!.push(
                 res.accepts.map((a) =>
                   a.kind === 'accepted'
-                    ? { kind: a.kind, joined: a.joined, input: a.input, id: a.row.traceId, run: a.row.run, state: a.row.state, attempt: a.row.attempt, epoch: a.row.epoch }
+                    ? {
+                        kind: a.kind,
+                        joined: a.joined,
+                        input: a.input,
+                        id: a.row.traceId,
+                        run: a.row.run,
+                        state: a.row.state,
+                        attempt: a.row.attempt,
+                        epoch: a.row.epoch,
+                        seqs: [a.lastUpdateSeq, a.lastEventSeq],
+                      }
                     : a.kind === 'duplicate'
                       ? { kind: a.kind, id: a.traceId, state: a.row?.state }
                       : a.kind === 'over_quota' || a.kind === 'queue_full'
@@ -348,6 +358,7 @@ describe('PostgresTraceStore', () => {
             }
           }
           for (const [i, store] of [pgStore, memStore].entries()) {
+            seen[i]!.push((await store.owned('r1')).filter((o) => o.tenant === tenant).sort((x, y) => x.traceId.localeCompare(y.traceId)));
             for (const id of ids) {
               const row = await store.getTrace(tenant, id);
               seen[i]!.push(row === undefined ? null : [row.state, row.run, row.epoch, row.attempt, row.owner, row.flow, await store.inputs(tenant, id, row.run, 0)]);

@@ -478,6 +478,14 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(next[0]).toMatchObject({ previousOwner: 'never-registered', previousHeartbeat: undefined, row: { attempt: 2 } });
       });
 
+      it('never recovers a replica\'s own traces for it, even when its lease lapsed', async () => {
+        const flow = tid('flow');
+        // 'ghost' never registered: to everyone else its traces are orphans.
+        await start('acme', tid(), { flow, runner: 'ghost' });
+        expect(await store.claim('ghost', flow, 10)).toEqual([]);
+        expect(await store.claim('r1', flow, 10)).toHaveLength(1);
+      });
+
       it('hands a claimant the run inputs, its stored updates and the last seqs', async () => {
         const flow = tid('flow');
         const id = tid();
@@ -539,7 +547,7 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         const mine = await start('acme', tid(), { flow, runner: 'r4' });
         const theirs = await start('acme', tid(), { flow, runner: 'r1' });
         await store.requestCancel('acme', mine.row.traceId, 'r1');
-        expect(await store.owned('r4')).toEqual([{ tenant: 'acme', traceId: mine.row.traceId, epoch: mine.row.epoch, cancelRequested: true }]);
+        expect(await store.owned('r4')).toEqual([{ tenant: 'acme', traceId: mine.row.traceId, epoch: mine.row.epoch, run: 1, cancelRequested: true, inputCount: 1 }]);
         expect(await store.release('r4', [traceKey('acme', theirs.row.traceId)])).toBe(0);
         expect(await store.release('nobody')).toBe(0);
         expect(await store.getTrace('acme', theirs.row.traceId)).toMatchObject({ state: 'RUNNING', owner: 'r1' });
