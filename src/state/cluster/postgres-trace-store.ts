@@ -16,7 +16,9 @@
  *
  * Leases use the database clock only: heartbeats store `clock_timestamp()`
  * and every lease comparison happens inside SQL, so replicas' clocks never
- * matter. The other timestamps of the rows are database time too.
+ * matter. The other timestamps of the rows are database time too; only
+ * `prune`'s cutoffs come from the caller's clock, so a skew between the
+ * two shifts retention by that much.
  *
  * The event tail (`tailStart`/`tailEvents`) is cluster-wide and gap-free
  * although transactions commit out of id order. Each event row carries its
@@ -40,7 +42,10 @@
  * Notices ride `pg_notify` on channel `penguiflow`, issued by the functions
  * inside the transaction (so delivered only if it commits), split into
  * payloads under NOTIFY's 8000-byte limit, and received on ONE dedicated
- * connection per store (postgres-notice-listener.ts). Connections per
+ * connection per store (postgres-notice-listener.ts). PostgreSQL commits
+ * the transactions that notified one at a time (a server-wide lock held
+ * through the commit's WAL flush), one more reason commits come in batches;
+ * takes, heartbeats and claims never notify. Connections per
  * store: `maxConnections` (default 8) in the pool, plus 1 while anyone
  * listens.
  *
