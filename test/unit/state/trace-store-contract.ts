@@ -6,7 +6,7 @@
  * that need a lapsed lease wait for the store to say so (polling `claim`),
  * never a fixed sleep.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AcceptRequest, CommitBatch, EventWrite, OutputWrite, StoreNotice, TraceStore } from '../../../src/state/cluster/trace-store.js';
 import { traceKey } from '../../../src/state/cluster/trace-key.js';
 
@@ -76,6 +76,10 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
     beforeAll(async () => {
       store = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 60_000 });
       await store.heartbeat({ id: 'r1', hostname: 'h', pid: 1, startedAt: Date.now(), draining: false });
+    });
+    // r1 runs most traces here: keep its short lease alive however slow the store is.
+    beforeEach(async () => {
+      await store.heartbeat({ id: 'r1', hostname: 'h', pid: 1, startedAt: 0, draining: false });
     });
     afterAll(async () => {
       await factory.close(store);
@@ -195,6 +199,52 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
       });
     });
 
+      it('a new run starts over: new inputs, deadline and traceparent; the seqs go on', async () => {
+        const flow = tid('flow');
+        const id = tid();
+        const a = await start('acme', id, { flow, deadline: 1, traceparent: 'tp1' });
+        await store.commit(
+          batch({
+            outputs: [out('acme', id, a.row.epoch, 1, { consumed: true })],
+            events: [ev('acme', id, a.row.epoch, 1)],
+            ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }],
+          }),
+        );
+        const b = await start('acme', id, { flow, runner: undefined, deadline: 2, traceparent: undefined });
+        expect(b.row).toMatchObject({ run: 2, state: 'QUEUED', attempt: 0, deadline: 2, traceparent: undefined, endedAt: undefined, error: undefined });
+        expect(await store.inputs('acme', id, 1, 0)).toEqual([]);
+        const [c] = await store.claim('r1', flow, 1);
+        expect(c).toMatchObject({ storedUpdates: 0, lastUpdateSeq: 1, lastEventSeq: 1, row: { run: 2, attempt: 1 } });
+        expect(c?.inputs).toHaveLength(1);
+      });
+
+      it('an idempotency key deduplicates only within its retention', async () => {
+        const short = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 300 });
+        try {
+          const key = tid('k');
+          const first = tid();
+          await short.commit(batch({ accepts: [accept('acme', first, { idempotencyKey: key })] }));
+          expect((await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }))).accepts[0]).toMatchObject({ kind: 'duplicate', traceId: first });
+          const later = await eventually(async () => {
+            const res = await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }));
+            return res.accepts[0]?.kind === 'accepted' ? res.accepts[0] : undefined;
+          });
+          // The key now names the new trace.
+          const again = await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }));
+          expect(again.accepts[0]).toMatchObject({ kind: 'duplicate', traceId: later.row.traceId });
+        } finally {
+          await factory.close(short);
+        }
+      });
+
+      it('a cancelled queued trace frees its quota slot', async () => {
+        const tenant = tid('quota');
+        const q = await start(tenant, tid(), { maxInflight: 1, runner: undefined });
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { maxInflight: 1 })] }))).accepts[0]).toEqual({ kind: 'over_quota' });
+        expect(await store.requestCancel(tenant, q.row.traceId, 'r1')).toMatchObject({ kind: 'cancelled' });
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { maxInflight: 1 })] }))).accepts[0]?.kind).toBe('accepted');
+      });
+
     describe('updates', () => {
       it('are taken once each, in seq order, then the end on every take', async () => {
         const id = tid();
@@ -256,6 +306,43 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
       });
     });
 
+      it('a trace with a cancellation requested delivers nothing more', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)] }));
+        await store.requestCancel('acme', id, 'r2');
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { cancelRequested: true } });
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }));
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED', cancelRequested: false } });
+      });
+
+      it('a put-back is dropped for a cancelled trace and kept once when already unread', async () => {
+        const [live, gone] = [tid(), tid()];
+        const l = await start('acme', live);
+        const g = await start('acme', gone);
+        await store.commit(batch({ outputs: [out('acme', live, l.row.epoch, 1), out('acme', gone, g.row.epoch, 1)] }));
+        const t1 = await store.take('acme', live);
+        const t2 = await store.take('acme', gone);
+        if (t1.kind !== 'update' || t2.kind !== 'update') throw new Error('expected updates');
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: gone, epoch: g.row.epoch, state: 'CANCELLED', error: undefined }] }));
+        const pb = (traceId: string, update: typeof t1.update) => ({ tenant: 'acme', traceId, update });
+        await store.commit(batch({ putBacks: [pb(live, t1.update), pb(live, t1.update), pb(gone, t2.update)] }));
+        await store.commit(batch({ putBacks: [pb(live, t1.update)] }));
+        expect(await store.take('acme', live)).toMatchObject({ kind: 'update', update: { seq: 1, value: { payload: 'v1' } } });
+        expect(await store.take('acme', live)).toMatchObject({ kind: 'empty' });
+        expect(await store.take('acme', gone)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
+      });
+
+      it('updates of an ended trace are still delivered, then its end', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const second = await start('acme', id);
+        expect(second.row.run).toBe(2);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1, run: 1 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { run: 2 } });
+      });
+
     describe('fencing', () => {
       it('refuses outputs, events and ends under a stale epoch, and says which traces', async () => {
         const id = tid();
@@ -278,6 +365,33 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(res.fenced.size).toBe(1);
       });
     });
+
+      it('applies a batch in order: an accept that starts a new run fences the old run\'s writes in the same batch', async () => {
+        const id = tid();
+        const a = await start('acme', id);
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const res = await store.commit(batch({ accepts: [accept('acme', id)], outputs: [out('acme', id, a.row.epoch, 1)], events: [ev('acme', id, a.row.epoch, 1)] }));
+        expect(res.accepts[0]).toMatchObject({ kind: 'accepted', row: { run: 2 } });
+        expect([...res.fenced]).toEqual([traceKey('acme', id)]);
+        expect(await store.eventsAfter('acme', id, 0)).toEqual([]);
+      });
+
+      it('a second end is ignored, not fenced', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        const res = await store.commit(
+          batch({
+            ends: [
+              { tenant: 'acme', traceId: id, epoch: row.epoch, state: 'FAILED', error: { code: 'X' } },
+              { tenant: 'acme', traceId: id, epoch: row.epoch, state: 'COMPLETED', error: undefined },
+            ],
+          }),
+        );
+        expect(res.fenced.size).toBe(0);
+        expect(await store.getTrace('acme', id)).toMatchObject({ state: 'FAILED', error: { code: 'X' } });
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
+        expect(await store.getTrace('acme', id)).toMatchObject({ state: 'FAILED' });
+      });
 
     describe('ends and quota', () => {
       it('an end frees the owner and stores the error', async () => {
@@ -314,6 +428,17 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.take('acme', id)).toMatchObject({ kind: 'empty' });
       });
 
+      it('cancels at once a running trace whose runner is gone', async () => {
+        await store.heartbeat({ id: 'doomed', hostname: 'h', pid: 7, startedAt: Date.now(), draining: false });
+        const id = tid();
+        const { row } = await start('acme', id, { runner: 'doomed' });
+        await store.forgetReplica('doomed');
+        const res = await store.requestCancel('acme', id, 'r1');
+        expect(res).toMatchObject({ kind: 'cancelled', row: { state: 'CANCELLED', owner: undefined } });
+        if (res.kind === 'cancelled') expect(res.row.epoch).not.toBe(row.epoch);
+        expect((await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)] }))).fenced.size).toBe(1);
+      });
+
       it('answers ended and missing', async () => {
         const id = tid();
         const { row } = await start('acme', id);
@@ -337,6 +462,28 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(a.every((c) => c.row.owner === 'r1') && b.every((c) => c.row.owner === 'r2')).toBe(true);
         const one = await store.claim('r1', flow, 10);
         expect(one).toEqual([]);
+      });
+
+      it('claims in queue order, and recovered traces before queued ones', async () => {
+        const flow = tid('flow');
+        const ids = [tid(), tid(), tid()];
+        for (const id of ids) await start('acme', id, { flow, runner: undefined });
+        const one = await store.claim('r1', flow, 1);
+        expect(one.map((c) => c.row.traceId)).toEqual([ids[0]]);
+        expect(one[0]).toMatchObject({ previousOwner: undefined, previousHeartbeat: undefined });
+        const orphan = tid();
+        await start('acme', orphan, { flow, runner: 'never-registered' });
+        const next = await store.claim('r1', flow, 2);
+        expect(next.map((c) => c.row.traceId)).toEqual([orphan, ids[1]]);
+        expect(next[0]).toMatchObject({ previousOwner: 'never-registered', previousHeartbeat: undefined, row: { attempt: 2 } });
+      });
+
+      it('never recovers a replica\'s own traces for it, even when its lease lapsed', async () => {
+        const flow = tid('flow');
+        // 'ghost' never registered: to everyone else its traces are orphans.
+        await start('acme', tid(), { flow, runner: 'ghost' });
+        expect(await store.claim('ghost', flow, 10)).toEqual([]);
+        expect(await store.claim('r1', flow, 10)).toHaveLength(1);
       });
 
       it('hands a claimant the run inputs, its stored updates and the last seqs', async () => {
@@ -394,6 +541,18 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(claimed.every((c) => c.row.attempt === 2)).toBe(true);
       });
 
+      it('owned lists a replica\'s running traces; release ignores traces it does not own', async () => {
+        await store.heartbeat({ id: 'r4', hostname: 'h', pid: 8, startedAt: Date.now(), draining: false });
+        const flow = tid('flow');
+        const mine = await start('acme', tid(), { flow, runner: 'r4' });
+        const theirs = await start('acme', tid(), { flow, runner: 'r1' });
+        await store.requestCancel('acme', mine.row.traceId, 'r1');
+        expect(await store.owned('r4')).toEqual([{ tenant: 'acme', traceId: mine.row.traceId, epoch: mine.row.epoch, run: 1, cancelRequested: true, inputCount: 1 }]);
+        expect(await store.release('r4', [traceKey('acme', theirs.row.traceId)])).toBe(0);
+        expect(await store.release('nobody')).toBe(0);
+        expect(await store.getTrace('acme', theirs.row.traceId)).toMatchObject({ state: 'RUNNING', owner: 'r1' });
+      });
+
       it('a heartbeat within the lease has not lapsed', async () => {
         await store.heartbeat({ id: 'fresh', hostname: 'h', pid: 6, startedAt: Date.now(), draining: false });
         expect((await store.heartbeat({ id: 'fresh', hostname: 'h', pid: 6, startedAt: Date.now(), draining: false })).lapsed).toBe(false);
@@ -418,6 +577,24 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(tail.events.find((e) => e.traceId === a)).toMatchObject({ flow: 'echo', kind: 'node_start', nodeName: 'n', nodeId: 'id', payloadJson: '{"i":1}', ts: 1001 });
         const next = await store.tailEvents(tail.cursor, 100);
         expect(next.events.filter((e) => e.traceId === a || e.traceId === b)).toEqual([]);
+      });
+
+      it('page through the tail and a trace\'s events without gaps or repeats', async () => {
+        const cursor = await store.tailStart();
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ events: [1, 2, 3, 4, 5].map((seq) => ev('acme', id, row.epoch, seq)) }));
+        expect((await store.eventsAfter('acme', id, 1, 2)).map((e) => e.seq)).toEqual([2, 3]);
+        let at = cursor;
+        const seen: number[] = [];
+        for (let i = 0; i < 20; i++) {
+          const page = await store.tailEvents(at, 2);
+          expect(page.events.length).toBeLessThanOrEqual(2);
+          seen.push(...page.events.filter((e) => e.traceId === id).map((e) => e.seq));
+          at = page.cursor;
+          if (page.events.length === 0) break;
+        }
+        expect(seen).toEqual([1, 2, 3, 4, 5]);
       });
 
       it('a seq stored twice is kept once', async () => {
@@ -464,6 +641,18 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.getTrace('acme', live)).toMatchObject({ state: 'RUNNING' });
         expect((await store.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }))).accepts[0]?.kind).toBe('accepted');
       });
+
+      it('prune deletes replicas not seen since the cutoff, unless they own running traces', async () => {
+        await store.heartbeat({ id: 'idle', hostname: 'h', pid: 9, startedAt: Date.now(), draining: false });
+        await store.heartbeat({ id: 'busy', hostname: 'h', pid: 10, startedAt: Date.now(), draining: false });
+        await start('acme', tid(), { runner: 'busy' });
+        const later = Date.now() + 60_000;
+        const r = await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: later });
+        expect(r.replicas).toBeGreaterThanOrEqual(1);
+        const ids = (await store.replicas()).map((x) => x.id);
+        expect(ids).toContain('busy');
+        expect(ids).not.toContain('idle');
+      });
     });
 
     describe('notices', () => {
@@ -471,6 +660,11 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         const notices: StoreNotice[] = [];
         const stop = store.listen((n) => notices.push(n));
         try {
+          // A store may start listening asynchronously (notices are hints): wait until one arrives.
+          await eventually(async () => {
+            await start('acme', tid(), { flow: tid('warmup'), runner: undefined });
+            return notices.length > 0 ? true : undefined;
+          });
           const flow = tid('flow');
           const id = tid();
           const q = await start('acme', id, { flow, runner: undefined });
