@@ -21,5 +21,7 @@ export { InMemoryEventLog } from '../host/in-memory-event-log.js';
 export type { InMemoryEventLogOptions } from '../host/in-memory-event-log.js';
 export type { EventListener, EventLog, LoggedEvent } from '../host/event-log.js';
 export { DEFAULT_TENANT, TENANT_HEADER } from './auth/none.js';
-export type { Identity, Interceptor, RpcCall, RpcNext } from '../rpc/call.js';
+export type { Identity, RpcCall } from '../rpc/call.js';
+export type { Interceptor, RpcNext } from '../rpc/interceptor.js';
+export type { RpcMetadata } from '../rpc/metadata.js';
 export { TRACE_ID_PATTERN } from '../rpc/request-validation.js';

@@ -13,7 +13,7 @@ import { logFlowEvents } from '../runtime/index.js';
 import type { ServerConfig } from './config.js';
 import type { FlowHost } from '../host/flow-catalog.js';
 import { Readiness, type ReadinessCheck } from './lifecycle.js';
-import type { Interceptor } from '../rpc/call.js';
+import type { Interceptor } from '../rpc/interceptor.js';
 import { flowServiceServerDefinition } from './grpc/service-definition.js';
 import { parseTraceKey } from '../host/trace-key.js';
 

@@ -6,10 +6,11 @@
  */
 import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Metadata } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { ActiveCall, CallRegistry } from '../../rpc/call-registry.js';
-import { compose, runNext, type Identity, type Interceptor, type RpcCall } from '../../rpc/call.js';
+import type { Identity, RpcCall } from '../../rpc/call.js';
+import { compose, runNext, type Interceptor } from '../../rpc/interceptor.js';
+import type { RpcMetadata } from '../../rpc/metadata.js';
 import type { DecodedRequest } from './service-definition.js';
 import { ServiceError, toServiceError } from '../../rpc/service-error.js';
 import { toGrpcStatus, type GrpcStatusObject } from './grpc-status.js';
@@ -64,7 +65,8 @@ function deadlineOf(call: GrpcCall<unknown>): number | undefined {
 class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
   readonly request: Req;
   readonly requestBytes: number;
-  readonly metadata: Metadata;
+  /** grpc-js' `Metadata`, which has the shape of {@link RpcMetadata}: passed as is. */
+  readonly metadata: RpcMetadata;
   readonly deadline: number | undefined;
   readonly endOnDrain: boolean;
   identity: Identity | undefined = undefined;
