@@ -4,7 +4,7 @@
  */
 import type { HealthImplementation } from 'grpc-health-check';
 import type { ReadinessReport } from '../observability/ops-server.js';
-import type { FlowHost } from '../host/flow-catalog.js';
+import type { FlowCatalog } from '../host/flow-catalog.js';
 
 /**
  * A dependency readiness waits for (e.g. the state store). `check`
@@ -123,9 +123,9 @@ export class Readiness {
 }
 
 /** Traces admitted and not yet ended, over all hosted flows. */
-export function tracesInFlight(host: FlowHost): number {
+export function tracesInFlight(catalog: FlowCatalog): number {
   let n = 0;
-  for (const f of host.list()) {
+  for (const f of catalog.list()) {
     const s = f.stats();
     n += s.records - s.endedRecords;
   }
@@ -150,7 +150,7 @@ export async function waitUntil(done: () => boolean, deadline: number, pollMs = 
  *
  * @returns the traces still in flight (0 when all ended).
  */
-export async function waitForTraces(host: FlowHost, deadline: number): Promise<number> {
-  await waitUntil(() => tracesInFlight(host) === 0, deadline);
-  return tracesInFlight(host);
+export async function waitForTraces(catalog: FlowCatalog, deadline: number): Promise<number> {
+  await waitUntil(() => tracesInFlight(catalog) === 0, deadline);
+  return tracesInFlight(catalog);
 }

@@ -14,7 +14,7 @@ import type { ServerConfig } from './config.js';
 import type { FlowDefinition } from '../runtime/define-flow.js';
 import { drainInterceptor } from './interceptors/drain.js';
 import type { EventLog } from '../host/event-log.js';
-import { FlowHost } from '../host/flow-catalog.js';
+import { FlowCatalog } from '../host/flow-catalog.js';
 import { demoFlows } from '../flows/index.js';
 import { loadFlowDefinitions } from '../host/flow-loader.js';
 import { flowServiceImplementation } from './grpc/flow-service.js';
@@ -72,7 +72,7 @@ export interface RunningServer {
   /** The bound port (the real one when `config.port` was 0). */
   readonly port: number;
   /** The hosted flows (for diagnostics and tests). */
-  readonly flows: FlowHost;
+  readonly flows: FlowCatalog;
   /** The event log in use. */
   readonly eventLog: EventLog;
   /** The bound ops HTTP port (/metrics, /healthz, /readyz); the real one when `config.opsPort` was 0. */
@@ -128,7 +128,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   const created = opts.eventLog === undefined ? await createEventLog(config, logger) : undefined;
   const eventLog = opts.eventLog ?? created!.eventLog;
   const durable = created?.durable ?? (eventLog instanceof StoreEventLog ? eventLog : undefined);
-  const host = await FlowHost.create({
+  const catalog = await FlowCatalog.create({
     definitions,
     queueMaxsize: config.queueMaxsize,
     eventLog,
@@ -138,11 +138,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     durable,
   });
 
-  const ops = createOperations({ config, logger, host, service: FLOW_SERVICE_NAME, readinessChecks: [...(opts.readinessChecks ?? []), ...storeReadiness(durable)], processMetrics: opts.processMetrics ?? true });
+  const ops = createOperations({ config, logger, catalog, service: FLOW_SERVICE_NAME, readinessChecks: [...(opts.readinessChecks ?? []), ...storeReadiness(durable)], processMetrics: opts.processMetrics ?? true });
   const calls = new CallRegistry();
   const binding: BindingContext = { interceptors: [...ops.interceptors, drainInterceptor(calls), auth], calls, logger };
   const ctx: HandlerContext = {
-    host,
+    catalog,
     eventLog,
     limits: { maxMessageBytes: config.maxMessageBytes, maxPayloadDepth: config.maxPayloadDepth, maxMetaKeys: config.maxMetaKeys },
     cancelOnDisconnect: config.cancelOnDisconnect,
@@ -167,11 +167,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   } catch (err) {
     server.forceShutdown();
     await opsServer?.close();
-    await host.stop();
+    await catalog.stop();
     await created?.durable?.close();
     throw err;
   }
-  host.start();
+  catalog.start();
   durable?.start();
   await readiness.start();
   const opsBound = opsServer;
@@ -194,12 +194,12 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         if (!settled) server.forceShutdown();
       } else {
         // Traces started by Emit (no call waits for them) may finish too.
-        const left = await waitForTraces(host, deadline);
+        const left = await waitForTraces(catalog, deadline);
         if (left > 0) logger.warn({ tracesInFlight: left, drainTimeoutMs }, 'drain timeout reached; stopping flows with traces in flight');
         const settled = await Promise.race([graceful.then(() => true), delay(FORCE_GRACE_MS).then(() => false)]);
         if (!settled) server.forceShutdown();
       }
-      await host.stop();
+      await catalog.stop();
       ctx.admissionTimers.clear();
       // Writes the buffered history and closes the store this server opened.
       await created?.durable?.close();
@@ -208,5 +208,5 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     return closing;
   };
 
-  return { port, opsPort: opsBound.port, metrics: ops.metrics, flows: host, eventLog, close };
+  return { port, opsPort: opsBound.port, metrics: ops.metrics, flows: catalog, eventLog, close };
 }

@@ -8,5 +8,5 @@ export { PostgresStateStore, POSTGRES_MIGRATIONS, type PostgresStoreOptions } fr
 export { SqliteStateStore, SQLITE_MIGRATIONS, type SqliteStoreOptions } from './sqlite-store.js';
 export { openStore } from './open-store.js';
 export { DEFAULT_STORE, parseDuration, parseStoreSpec, type StoreSpec } from './store-spec.js';
-export type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoreKind, TraceRecordRow, WriteBatch } from './types.js';
+export type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoreKind, StoredTrace, WriteBatch } from './types.js';
 export { WriteBehind, type WriteBehindOptions } from './write-behind.js';

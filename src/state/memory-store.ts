@@ -3,7 +3,7 @@
  * Everything is lost with the process.
  */
 import { InMemoryStateStore, type RemoteBinding, type StoredEvent } from '../runtime/index.js';
-import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, TraceRecordRow, WriteBatch } from './types.js';
+import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
 
 const SEP = '\u001f';
 
@@ -13,7 +13,7 @@ export class MemoryStateStore implements ServiceStateStore {
   readonly #runtime = new InMemoryStateStore();
   /** Events per trace, kept sorted by seq. */
   readonly #events = new Map<string, EventRecord[]>();
-  readonly #traces = new Map<string, TraceRecordRow>();
+  readonly #traces = new Map<string, StoredTrace>();
   readonly #keys = new Map<string, IdempotencyRecord>();
   #closed = false;
 
@@ -80,7 +80,7 @@ export class MemoryStateStore implements ServiceStateStore {
     return Promise.resolve(this.#events.get(tenant + SEP + traceId)?.at(-1)?.seq ?? 0);
   }
 
-  getTrace(tenant: string, traceId: string): Promise<TraceRecordRow | undefined> {
+  getTrace(tenant: string, traceId: string): Promise<StoredTrace | undefined> {
     const t = this.#traces.get(tenant + SEP + traceId);
     return Promise.resolve(t === undefined ? undefined : { ...t });
   }

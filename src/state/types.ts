@@ -26,8 +26,11 @@ export interface EventRecord {
   readonly payloadJson?: string;
 }
 
-/** Who owns a trace and how far it got. */
-export interface TraceRecordRow {
+/**
+ * A trace as the store keeps it: who owns it and how far it got (the
+ * durable row behind the host's in-memory `TraceRecord`).
+ */
+export interface StoredTrace {
   readonly tenant: string;
   readonly traceId: string;
   readonly flow: string;
@@ -59,7 +62,7 @@ export interface IdempotencyRecord {
 export interface WriteBatch {
   readonly events: readonly EventRecord[];
   /** At most one row per (tenant, trace id); `createdAt` of an existing row is kept. */
-  readonly traces: readonly TraceRecordRow[];
+  readonly traces: readonly StoredTrace[];
 }
 
 /**
@@ -100,7 +103,7 @@ export interface ServiceStateStore extends StateStore {
   /** Highest stored seq of (tenant, trace id); 0 when none. */
   lastSeq(tenant: string, traceId: string): Promise<number>;
   /** The trace row of (tenant, trace id), if stored. */
-  getTrace(tenant: string, traceId: string): Promise<TraceRecordRow | undefined>;
+  getTrace(tenant: string, traceId: string): Promise<StoredTrace | undefined>;
   /**
    * Claims an idempotency key for `record.traceId` unless a key created at or
    * after `notBefore` already exists (an older one is replaced).

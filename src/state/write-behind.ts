@@ -14,7 +14,7 @@
  * `hardCapacity`; past that, events are refused and counted in
  * {@link dropped}, with an error reported: never a silent drop.
  */
-import type { EventRecord, ServiceStateStore, TraceRecordRow, WriteBatch } from './types.js';
+import type { EventRecord, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
 
 /** Options of {@link WriteBehind}. */
 export interface WriteBehindOptions {
@@ -36,7 +36,7 @@ export interface WriteBehindOptions {
 }
 
 interface PendingTrace {
-  row: TraceRecordRow;
+  row: StoredTrace;
   /** Events pending when the row was pushed: the row is written only with (or after) them. */
   afterEvents: number;
 }
@@ -143,7 +143,7 @@ export class WriteBehind {
   }
 
   /** Enqueues a trace row; written with or after every event enqueued before it. */
-  pushTrace(row: TraceRecordRow): void {
+  pushTrace(row: StoredTrace): void {
     if (this.#closed) return;
     this.#traces.push({ row, afterEvents: this.#events.length });
     this.#schedule();
@@ -158,7 +158,7 @@ export class WriteBehind {
   }
 
   /** Pending trace row of (tenant, trace id), latest first. */
-  pendingTraceOf(tenant: string, traceId: string): TraceRecordRow | undefined {
+  pendingTraceOf(tenant: string, traceId: string): StoredTrace | undefined {
     for (let i = this.#traces.length - 1; i >= 0; i--) {
       const r = this.#traces[i]!.row;
       if (r.traceId === traceId && r.tenant === tenant) return r;
@@ -234,7 +234,7 @@ export class WriteBehind {
     const n = Math.min(this.#events.length, this.#maxBatch);
     const events = n === this.#events.length ? this.#events : this.#events.slice(0, n);
     this.#events = n === this.#events.length ? [] : this.#events.slice(n);
-    const byKey = new Map<string, TraceRecordRow>();
+    const byKey = new Map<string, StoredTrace>();
     const rest: PendingTrace[] = [];
     for (const t of this.#traces) {
       if (t.afterEvents <= n) {
