@@ -113,18 +113,11 @@ function intSchema(min: number, max: number): z.ZodType<number> {
     .pipe(z.number().int().min(min).max(max));
 }
 
+/** The words a boolean variable accepts (any case, surrounding spaces ignored); `expect` lines name them. */
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
-const BOOL_WORDS = [...TRUE_WORDS, 'false', '0', 'no', 'off'] as const;
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
 
-const boolSchema: z.ZodType<boolean> = z.union([
-  z.boolean(),
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.enum(BOOL_WORDS))
-    .transform((v) => TRUE_WORDS.includes(v)),
-]);
+const boolSchema: z.ZodType<boolean> = z.union([z.boolean(), z.string().trim().pipe(z.stringbool({ truthy: TRUE_WORDS, falsy: FALSE_WORDS }))]);
 
 function enumSchema<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
   return z.string().trim().toLowerCase().pipe(z.enum(values));
