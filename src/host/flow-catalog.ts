@@ -94,6 +94,32 @@ export class FlowCatalog {
     return [...this.#flows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Traces in flight (admitted, not yet ended) over all hosted flows. */
+  get tracesInFlight(): number {
+    let n = 0;
+    for (const flow of this.#flows.values()) n += flow.tracesInFlight;
+    return n;
+  }
+
+  /**
+   * Resolves once no hosted flow has a trace in flight, all at the same
+   * moment (a flow that gets a new trace while another is awaited is
+   * awaited again). Signalled by the flows as their traces end: no polling.
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      let busy: HostedFlow | undefined;
+      for (const flow of this.#flows.values()) {
+        if (flow.tracesInFlight > 0) {
+          busy = flow;
+          break;
+        }
+      }
+      if (busy === undefined) return;
+      await busy.whenIdle();
+    }
+  }
+
   /** Runs every flow and starts the housekeeping timer. */
   start(): void {
     for (const flow of this.#flows.values()) flow.start();

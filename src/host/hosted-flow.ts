@@ -245,6 +245,16 @@ export class HostedFlow {
     this.#idempotency.sweep(now);
   }
 
+  /** Traces admitted (or being admitted) and not yet ended. */
+  get tracesInFlight(): number {
+    return this.#table.running;
+  }
+
+  /** Resolves once no trace is in flight (see {@link tracesInFlight}); at once when none is. */
+  whenIdle(): Promise<void> {
+    return this.#table.whenIdle();
+  }
+
   /** Counters for diagnostics and leak tests. */
   stats(): HostedFlowStats {
     return {

@@ -61,10 +61,7 @@ export function createOperations(opts: OperationsOptions): Operations {
   const { config, logger, catalog } = opts;
   const metrics = new ServerMetrics({ tenantLabel: config.metricsTenantLabel, processMetrics: opts.processMetrics ?? true });
   metrics.trackInflight(function* () {
-    for (const f of catalog.list()) {
-      const s = f.stats();
-      yield [f.name, s.records - s.endedRecords] as const;
-    }
+    for (const f of catalog.list()) yield [f.name, f.tracesInFlight] as const;
   });
   const tenantOf = (event: { traceId: string | undefined }): string | undefined => (event.traceId === undefined ? undefined : parseTraceKey(event.traceId)?.tenant);
   const clientTraceId = (event: { traceId: string | undefined }): string | undefined => (event.traceId === undefined ? undefined : parseTraceKey(event.traceId)?.traceId);

@@ -1,6 +1,7 @@
 /**
  * Starting and stopping the gRPC server in process.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
@@ -21,7 +22,7 @@ import { flowServiceImplementation } from './grpc/flow-service.js';
 import type { BindingContext } from './grpc/grpc-binding.js';
 import type { HandlerContext } from './handlers/handler-context.js';
 import { createEventLog } from '../host/event-log-factory.js';
-import { waitForTraces, waitUntil, type ReadinessCheck } from './lifecycle.js';
+import { idleBy, waitForTraces, type ReadinessCheck } from './lifecycle.js';
 import { createOperations } from './operations.js';
 import { addReflection } from './grpc/reflection.js';
 import { flowServiceServerDefinition } from './grpc/service-definition.js';
@@ -87,10 +88,6 @@ export interface RunningServer {
    * when everything is stopped.
    */
   close(opts?: CloseOptions): Promise<void>;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function bindAddress(host: string, port: number): string {
@@ -186,17 +183,17 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       // FlowService calls are what the drain waits for; other streams (a
       // Health.Watch, reflection) never end on their own and are cut below.
-      const drained = await Promise.race([graceful.then(() => true), waitUntil(() => calls.size === 0, deadline)]);
+      const drained = await Promise.race([graceful.then(() => true), idleBy(calls.whenIdle(), deadline)]);
       if (!drained) {
         logger.warn({ inFlight: calls.size, drainTimeoutMs }, 'drain timeout reached; cutting off in-flight calls');
         calls.abortAll(() => ServiceError.unavailable('the server shut down before the call completed'));
-        const settled = await Promise.race([graceful.then(() => true), delay(FORCE_GRACE_MS).then(() => false)]);
+        const settled = await Promise.race([graceful.then(() => true), sleep(FORCE_GRACE_MS, false, { ref: false })]);
         if (!settled) server.forceShutdown();
       } else {
         // Traces started by Emit (no call waits for them) may finish too.
         const left = await waitForTraces(catalog, deadline);
         if (left > 0) logger.warn({ tracesInFlight: left, drainTimeoutMs }, 'drain timeout reached; stopping flows with traces in flight');
-        const settled = await Promise.race([graceful.then(() => true), delay(FORCE_GRACE_MS).then(() => false)]);
+        const settled = await Promise.race([graceful.then(() => true), sleep(FORCE_GRACE_MS, false, { ref: false })]);
         if (!settled) server.forceShutdown();
       }
       await catalog.stop();
