@@ -14,6 +14,7 @@
  * `hardCapacity`; past that, events are refused and counted in
  * {@link dropped}, with an error reported: never a silent drop.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventRecord, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
 
 /** Options of {@link WriteBehind}. */
@@ -185,9 +186,9 @@ export class WriteBehind {
     const until = Date.now() + timeoutMs;
     while (this.pending > 0 && Date.now() < until) {
       try {
-        await Promise.race([this.flush(), new Promise<void>((r) => setTimeout(r, Math.max(1, until - Date.now())).unref())]);
+        await Promise.race([this.flush(), sleep(Math.max(1, until - Date.now()), undefined, { ref: false })]);
       } catch {
-        await new Promise<void>((r) => setTimeout(r, 50).unref());
+        await sleep(50, undefined, { ref: false });
       }
     }
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -272,7 +273,7 @@ export class WriteBehind {
         this.#drainWaiters = [];
         for (const w of waiters) w.reject(err);
         const backoff = Math.min(this.#maxBackoff, 50 * 2 ** Math.min(this.#failures - 1, 16));
-        await new Promise<void>((r) => setTimeout(r, backoff).unref());
+        await sleep(backoff, undefined, { ref: false });
         continue;
       }
       // Keep writing while a full batch is waiting; otherwise let the timer gather the next one.

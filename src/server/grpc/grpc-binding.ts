@@ -4,6 +4,7 @@
  * response or status. Nothing a client sends can make a handler's failure
  * escape as an unhandled rejection or crash the process.
  */
+import { once } from 'node:events';
 import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { PeerCertificate } from 'node:tls';
@@ -242,16 +243,11 @@ export function bindServerStream<Req, Res>(
             resolve();
             return;
           }
-          const onDrain = (): void => {
-            signal.removeEventListener('abort', onAbort);
-            resolve();
-          };
-          const onAbort = (): void => {
-            call.removeListener('drain', onDrain);
-            reject(signal.reason as Error);
-          };
-          call.once('drain', onDrain);
-          signal.addEventListener('abort', onAbort, { once: true });
+          // The transport's buffer is full: wait for it to drain, or for the call to end.
+          once(call, 'drain', { signal }).then(
+            () => resolve(),
+            (err: unknown) => reject(signal.aborted ? (signal.reason as Error) : err),
+          );
         }),
     };
     const chain = compose(ctx.interceptors, (rpc) => handler(rpc as RpcCall<Req>, sink));
