@@ -120,8 +120,9 @@ function optNum(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** Rebuilds the logged event of a stored record. */
+/** Rebuilds the logged event of a stored record (a store that keeps records as written gives back the live event). */
 function toLogged(r: EventRecord): LoggedEvent {
+  if (r instanceof PendingEvent) return { flow: r.flow, tenant: r.tenant, traceId: r.traceId, seq: r.seq, event: r.event };
   const p = r.payload;
   const event = new FlowEvent({
     eventType: r.kind as FlowEventType,
@@ -310,6 +311,11 @@ export class StoreEventLog implements EventLog, DurableTraces {
 
   subscribe(tenant: string, listener: EventListener): () => void {
     return this.#listeners.subscribe(tenant, listener);
+  }
+
+  /** Live listeners of `tenant`, i.e. open SubscribeEvents streams (diagnostics and tests). */
+  subscribers(tenant: string): number {
+    return this.#listeners.count(tenant);
   }
 
   retain(tenant: string, traceId: string): void {

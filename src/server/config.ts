@@ -226,14 +226,14 @@ const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = 
   traceRetentionMs: {
     env: 'PENGUIFLOW_TRACE_RETENTION_MS',
     default: 300_000,
-    meaning: 'How long an ended trace (unread outputs, final status, events) and an idempotency key are remembered.',
+    meaning: 'How long an ended trace (unread outputs, final status) and an idempotency key are remembered; its event history follows PENGUIFLOW_HISTORY_RETENTION.',
     expect: `an integer from 0 to ${MAX_MS}`,
     schema: intSchema(0, MAX_MS),
   },
   maxRetainedTraces: {
     env: 'PENGUIFLOW_MAX_RETAINED_TRACES',
     default: 10_000,
-    meaning: 'Most ended traces remembered per flow, and ended traces whose events are kept (all flows); the oldest are forgotten first.',
+    meaning: 'Most ended traces remembered per flow; with PENGUIFLOW_STORE=memory also the most ended traces whose event history is kept (all flows). The oldest are forgotten first.',
     expect: 'an integer from 0 to 10000000',
     schema: intSchema(0, 10_000_000),
   },
@@ -247,7 +247,7 @@ const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = 
   store: {
     env: 'PENGUIFLOW_STORE',
     default: DEFAULT_STORE,
-    meaning: 'Where event history, trace ownership and idempotency keys are kept: memory (lost on restart), sqlite:<path> (embedded, WAL) or a postgres:// URL (clusters; schema migrated at start).',
+    meaning: 'Where event history, trace ownership and idempotency keys are kept: memory (bounded by PENGUIFLOW_MAX_RETAINED_TRACES; lost on restart), sqlite:<path> (embedded, WAL) or a postgres:// URL (clusters; schema migrated at start).',
     expect: 'memory, sqlite:<path> or a postgres:// URL',
     schema: z.string().trim().refine((v) => parseStoreSpec(v) !== undefined),
   },

@@ -125,6 +125,8 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   const created = opts.eventLog === undefined ? await createEventLog(config, logger) : undefined;
   const eventLog = opts.eventLog ?? created!.eventLog;
   const durable = created?.durable ?? (eventLog instanceof StoreEventLog ? eventLog : undefined);
+  // The memory store this server opens for PENGUIFLOW_STORE=memory always answers: no readiness check for it.
+  const storeToCheck = created?.durable.store.kind === 'memory' ? undefined : durable;
   const catalog = await FlowCatalog.create({
     definitions,
     queueMaxsize: config.queueMaxsize,
@@ -135,7 +137,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     durable,
   });
 
-  const ops = createOperations({ config, logger, catalog, service: FLOW_SERVICE_NAME, readinessChecks: [...(opts.readinessChecks ?? []), ...storeReadiness(durable)], processMetrics: opts.processMetrics ?? true });
+  const ops = createOperations({ config, logger, catalog, service: FLOW_SERVICE_NAME, readinessChecks: [...(opts.readinessChecks ?? []), ...storeReadiness(storeToCheck)], processMetrics: opts.processMetrics ?? true });
   const calls = new CallRegistry();
   const binding: BindingContext = { interceptors: [...ops.interceptors, drainInterceptor(calls), auth], calls, logger };
   const ctx: HandlerContext = {

@@ -1,83 +1,148 @@
 /**
- * {@link ServiceStateStore} in process memory: tests, and `PENGUIFLOW_STORE=memory`.
- * Everything is lost with the process.
+ * {@link ServiceStateStore} in process memory: `PENGUIFLOW_STORE=memory`
+ * and tests. Everything is lost with the process.
+ *
+ * It is the runtime's {@link InMemoryStateStore} (the runtime history of
+ * `saveEvent`/`loadHistory`) with the service's tables added, so the server
+ * has one in-memory history whichever layer writes to it. Unlike the
+ * durable stores it is bounded by count as well as by the retention the
+ * pruning job applies: a process must not grow without bound under load.
  */
-import { InMemoryStateStore, type RemoteBinding, type StoredEvent } from '../runtime/index.js';
+import { InMemoryStateStore } from '../runtime/index.js';
 import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
+
+/** Options of {@link MemoryStateStore}. */
+export interface MemoryStateStoreOptions {
+  /**
+   * Most traces kept that are not running (ended, or known only by their
+   * events); the one that stopped running longest ago is forgotten first,
+   * with all its events. Running traces are never forgotten for the cap.
+   * Default 10 000 (`PENGUIFLOW_MAX_RETAINED_TRACES`).
+   */
+  maxIdleTraces?: number;
+  /**
+   * Most events kept per trace; the oldest are dropped first, so a runaway
+   * controller loop cannot exhaust memory (its history then starts later
+   * than seq 1). Default 10 000.
+   */
+  maxEventsPerTrace?: number;
+}
 
 const SEP = '\u001f';
 
-/** In-memory store. */
-export class MemoryStateStore implements ServiceStateStore {
+/** One trace's events in seq order; `head` skips the ones dropped over the cap. */
+interface TraceEvents {
+  list: EventRecord[];
+  head: number;
+}
+
+/**
+ * In-memory store. Records are kept as written (they are read-only by
+ * contract), so a write costs no copy; reads return them in fresh arrays.
+ */
+export class MemoryStateStore extends InMemoryStateStore implements ServiceStateStore {
   readonly kind = 'memory' as const;
-  readonly #runtime = new InMemoryStateStore();
-  /** Events per trace, kept sorted by seq. */
-  readonly #events = new Map<string, EventRecord[]>();
+  readonly #events = new Map<string, TraceEvents>();
   readonly #traces = new Map<string, StoredTrace>();
+  /** Traces not running, in the order they stopped (oldest first): what the cap forgets. */
+  readonly #idle = new Map<string, true>();
   readonly #keys = new Map<string, IdempotencyRecord>();
+  readonly #maxIdle: number;
+  readonly #maxEvents: number;
   #closed = false;
+
+  constructor(opts: MemoryStateStoreOptions = {}) {
+    super();
+    this.#maxIdle = Math.max(1, opts.maxIdleTraces ?? 10_000);
+    this.#maxEvents = Math.max(1, opts.maxEventsPerTrace ?? 10_000);
+  }
+
+  /** Traces with events or a row (diagnostics and leak tests). */
+  get traceCount(): number {
+    let n = this.#events.size;
+    for (const id of this.#traces.keys()) if (!this.#events.has(id)) n++;
+    return n;
+  }
 
   init(): Promise<void> {
     return Promise.resolve();
   }
 
-  saveEvent(event: StoredEvent): Promise<void> {
-    return this.#runtime.saveEvent(event);
-  }
-
-  loadHistory(traceId: string): Promise<StoredEvent[]> {
-    return this.#runtime.loadHistory(traceId);
-  }
-
-  saveRemoteBinding(binding: RemoteBinding): Promise<void> {
-    return this.#runtime.saveRemoteBinding(binding);
-  }
-
   write(batch: WriteBatch): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('store closed'));
-    for (const e of batch.events) {
-      const id = e.tenant + SEP + e.traceId;
-      let list = this.#events.get(id);
-      if (list === undefined) {
-        list = [];
-        this.#events.set(id, list);
-      }
-      const last = list.at(-1);
-      if (last === undefined || last.seq < e.seq) {
-        list.push({ ...e });
-        continue;
-      }
-      // Out of order or a retry: insert unless present.
-      let lo = 0;
+    for (const e of batch.events) this.#addEvent(e);
+    for (const t of batch.traces) {
+      const id = t.tenant + SEP + t.traceId;
+      const old = this.#traces.get(id);
+      this.#traces.set(id, old === undefined || old.createdAt === t.createdAt ? t : { ...t, createdAt: old.createdAt });
+      this.#idle.delete(id);
+      if (t.status !== 'RUNNING') this.#idle.set(id, true);
+    }
+    for (const id of this.#idle.keys()) {
+      if (this.#idle.size <= this.#maxIdle) break;
+      this.#forget(id);
+    }
+    return Promise.resolve();
+  }
+
+  #addEvent(e: EventRecord): void {
+    const id = e.tenant + SEP + e.traceId;
+    let trace = this.#events.get(id);
+    if (trace === undefined) {
+      trace = { list: [], head: 0 };
+      this.#events.set(id, trace);
+      // Events of a trace without a row (yet) are idle until a RUNNING row says otherwise.
+      if (!this.#traces.has(id)) this.#idle.set(id, true);
+    }
+    const list = trace.list;
+    const last = list.at(-1);
+    if (last === undefined || last.seq < e.seq) {
+      list.push(e);
+    } else {
+      // Out of order or a retry: insert unless present (first write wins).
+      let lo = trace.head;
       let hi = list.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if (list[mid]!.seq < e.seq) lo = mid + 1;
         else hi = mid;
       }
-      if (list[lo]?.seq !== e.seq) list.splice(lo, 0, { ...e });
+      if (list[lo]?.seq === e.seq || (lo === trace.head && lo > 0)) return;
+      list.splice(lo, 0, e);
     }
-    for (const t of batch.traces) {
-      const id = t.tenant + SEP + t.traceId;
-      const old = this.#traces.get(id);
-      this.#traces.set(id, { ...t, createdAt: old?.createdAt ?? t.createdAt });
+    if (list.length - trace.head > this.#maxEvents) {
+      trace.head++;
+      // Compact once the dropped prefix outweighs what is kept.
+      if (trace.head > 1024 && trace.head * 2 > list.length) {
+        trace.list = list.slice(trace.head);
+        trace.head = 0;
+      }
     }
-    return Promise.resolve();
+  }
+
+  #forget(id: string): number {
+    const trace = this.#events.get(id);
+    this.#events.delete(id);
+    this.#traces.delete(id);
+    this.#idle.delete(id);
+    return trace === undefined ? 0 : trace.list.length - trace.head;
   }
 
   eventsAfter(tenant: string, traceId: string, afterSeq: number, limit = Number.POSITIVE_INFINITY): Promise<EventRecord[]> {
-    const list = this.#events.get(tenant + SEP + traceId) ?? [];
+    const trace = this.#events.get(tenant + SEP + traceId);
     const out: EventRecord[] = [];
-    for (const e of list) {
-      if (e.seq <= afterSeq) continue;
-      if (out.length >= limit) break;
-      out.push({ ...e });
+    if (trace === undefined) return Promise.resolve(out);
+    const list = trace.list;
+    for (let i = trace.head; i < list.length && out.length < limit; i++) {
+      const e = list[i]!;
+      if (e.seq > afterSeq) out.push(e);
     }
     return Promise.resolve(out);
   }
 
   lastSeq(tenant: string, traceId: string): Promise<number> {
-    return Promise.resolve(this.#events.get(tenant + SEP + traceId)?.at(-1)?.seq ?? 0);
+    const trace = this.#events.get(tenant + SEP + traceId);
+    return Promise.resolve(trace === undefined || trace.list.length === trace.head ? 0 : trace.list.at(-1)!.seq);
   }
 
   getTrace(tenant: string, traceId: string): Promise<StoredTrace | undefined> {
@@ -86,7 +151,7 @@ export class MemoryStateStore implements ServiceStateStore {
   }
 
   claimKey(record: IdempotencyRecord, notBefore: number): Promise<string> {
-    const id = [record.tenant, record.flow, record.key].join(SEP);
+    const id = record.tenant + SEP + record.flow + SEP + record.key;
     const found = this.#keys.get(id);
     if (found !== undefined && found.createdAt >= notBefore) return Promise.resolve(found.traceId);
     this.#keys.set(id, { ...record });
@@ -94,12 +159,12 @@ export class MemoryStateStore implements ServiceStateStore {
   }
 
   getKey(tenant: string, flow: string, key: string, notBefore: number): Promise<string | undefined> {
-    const found = this.#keys.get([tenant, flow, key].join(SEP));
+    const found = this.#keys.get(tenant + SEP + flow + SEP + key);
     return Promise.resolve(found !== undefined && found.createdAt >= notBefore ? found.traceId : undefined);
   }
 
   releaseKey(tenant: string, flow: string, key: string, traceId: string): Promise<void> {
-    const id = [tenant, flow, key].join(SEP);
+    const id = tenant + SEP + flow + SEP + key;
     if (this.#keys.get(id)?.traceId === traceId) this.#keys.delete(id);
     return Promise.resolve();
   }
@@ -108,10 +173,8 @@ export class MemoryStateStore implements ServiceStateStore {
     const result: PruneResult = { events: 0, traces: 0, keys: 0 };
     for (const [id, t] of this.#traces) {
       if (t.updatedAt < cutoffs.tracesBefore) {
-        this.#traces.delete(id);
+        result.events += this.#forget(id);
         result.traces++;
-        result.events += this.#events.get(id)?.length ?? 0;
-        this.#events.delete(id);
       }
     }
     // Runtime events (saveEvent) stay: InMemoryStateStore has no pruning.
