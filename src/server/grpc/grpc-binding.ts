@@ -4,10 +4,10 @@
  * response or status. Nothing a client sends can make a handler's failure
  * escape as an unhandled rejection or crash the process.
  */
-import { once } from 'node:events';
 import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { PeerCertificate } from 'node:tls';
+import { onceOrAbort } from '../../internal/once-or-abort.js';
 import type { ActiveCall, CallRegistry } from '../../rpc/call-registry.js';
 import type { Identity, RpcCall } from '../../rpc/call.js';
 import { compose, runNext, type Interceptor } from '../../rpc/interceptor.js';
@@ -226,29 +226,17 @@ export function bindServerStream<Req, Res>(
     const prepared = new BoundCall(method, call, ctx.calls, opts, decoded.message, decoded.bytes);
     const signal = prepared.signal;
     const sink: StreamSink<Res> = {
-      send: (response) =>
-        new Promise<void>((resolve, reject) => {
-          if (signal.aborted) {
-            reject(signal.reason as Error);
-            return;
-          }
-          let accepted: boolean;
-          try {
-            accepted = call.write(response);
-          } catch (err) {
-            reject(err);
-            return;
-          }
-          if (accepted) {
-            resolve();
-            return;
-          }
-          // The transport's buffer is full: wait for it to drain, or for the call to end.
-          once(call, 'drain', { signal }).then(
-            () => resolve(),
-            (err: unknown) => reject(signal.aborted ? (signal.reason as Error) : err),
-          );
-        }),
+      send: (response) => {
+        if (signal.aborted) return Promise.reject(signal.reason as Error);
+        let accepted: boolean;
+        try {
+          accepted = call.write(response);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        // A full transport buffer: wait for it to drain, or for the call to end.
+        return accepted ? Promise.resolve() : onceOrAbort(call, 'drain', signal);
+      },
     };
     const chain = compose(ctx.interceptors, (rpc) => handler(rpc as RpcCall<Req>, sink));
     runNext(chain, prepared).then(
