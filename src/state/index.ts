@@ -3,7 +3,8 @@
  * implementations (memory, SQLite, PostgreSQL), the write-behind buffer and
  * the `PENGUIFLOW_STORE` / retention parsing.
  */
-export { MemoryStateStore } from './memory-store.js';
+export { eventPayload, eventPayloadJson, FlowEventRecord } from './flow-event-record.js';
+export { MemoryStateStore, type MemoryStateStoreOptions } from './memory-store.js';
 export { PostgresStateStore, POSTGRES_MIGRATIONS, type PostgresStoreOptions } from './postgres-store.js';
 export { SqliteStateStore, SQLITE_MIGRATIONS, type SqliteStoreOptions } from './sqlite-store.js';
 export { openStore } from './open-store.js';

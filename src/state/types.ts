@@ -3,7 +3,7 @@
  * what the service keeps across restarts (numbered per-trace events, trace
  * ownership, idempotency keys) and retention pruning.
  */
-import type { StateStore } from '../runtime/index.js';
+import type { FlowEvent, StateStore } from '../runtime/index.js';
 
 /** One event as the service stores it: numbered per (tenant, trace id). */
 export interface EventRecord {
@@ -24,6 +24,12 @@ export interface EventRecord {
   readonly payload: Record<string, unknown>;
   /** `payload` already serialized (a writer's fast path); stores use it instead of `JSON.stringify(payload)` when set. */
   readonly payloadJson?: string;
+  /**
+   * The runtime event the record was made from, when there is one (see
+   * `FlowEventRecord`): an in-memory store keeps its fields instead of the
+   * payload, and a reader given it back needs no rebuilding.
+   */
+  readonly event?: FlowEvent;
 }
 
 /**

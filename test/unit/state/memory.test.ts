@@ -1,7 +1,7 @@
 /** The store contract on the in-memory store, and the bounds only it has. */
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../../src/runtime/index.js';
-import { MemoryStateStore, type EventRecord, type StoredTrace } from '../../../src/state/index.js';
+import { FlowEvent, InMemoryStateStore } from '../../../src/runtime/index.js';
+import { FlowEventRecord, MemoryStateStore, type EventRecord, type StoredTrace } from '../../../src/state/index.js';
 import { storeContract } from './contract.js';
 
 storeContract('memory', {
@@ -46,5 +46,22 @@ describe('MemoryStateStore bounds', () => {
     await store.write({ events: [ev('x', 1)], traces: [] });
     expect((await store.eventsAfter('t', 'x', 0)).map((e) => e.seq)).toEqual([3, 4, 5]);
     expect(await store.lastSeq('t', 'x')).toBe(5);
+  });
+  it('keeps events made from runtime events flattened, and gives them back equal, in seq order, with their payload', async () => {
+    const store = new MemoryStateStore();
+    const event = (i: number, extra: Record<string, unknown> = {}): FlowEvent =>
+      new FlowEvent({ eventType: i % 2 === 0 ? 'node_start' : 'node_success', ts: 1000 + i, nodeName: `hop${i}`, nodeId: `id${i}`, traceId: 'k', attempt: i, latencyMs: i % 2 === 0 ? undefined : i / 4, queueDepthIn: i, queueDepthOut: 0, outgoingEdges: 1, queueMaxsize: 64, tracePending: 1, traceInflight: undefined, traceCancelled: i === 3, extra });
+    const rec = (seq: number, e: FlowEvent): FlowEventRecord => new FlowEventRecord('t', 'p', seq, 'chain5', e);
+    const events = [event(1), event(2, { traceparent: 'x' }), event(3), event(4)];
+    // Out of order, with a retry of seq 2 carrying another event: the first write wins.
+    await store.write({ events: [rec(1, events[0]!), rec(4, events[3]!), rec(2, events[1]!), rec(3, events[2]!), rec(2, event(9))], traces: [] });
+    const got = await store.eventsAfter('t', 'p', 0);
+    expect(got.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    got.forEach((r, i) => {
+      expect({ ...r.event }).toEqual({ ...events[i]! });
+      expect(r.payload).toEqual(new FlowEventRecord('t', 'p', i + 1, 'chain5', events[i]!).payload);
+      expect([r.flow, r.kind, r.nodeName, r.ts]).toEqual(['chain5', events[i]!.eventType, events[i]!.nodeName, events[i]!.ts]);
+    });
+    expect((await store.eventsAfter('t', 'p', 2)).map((r) => r.seq)).toEqual([3, 4]);
   });
 });
