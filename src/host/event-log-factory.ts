@@ -1,5 +1,6 @@
 /**
- * The event log a configuration asks for: in memory, or backed by a durable store.
+ * The event log a configuration asks for: always a {@link StoreEventLog},
+ * over the store `PENGUIFLOW_STORE` names (memory, SQLite or PostgreSQL).
  */
 import type { Logger } from 'pino';
 import { openStore } from '../state/index.js';
@@ -17,22 +18,30 @@ export interface EventLogSettings {
   readonly historyRetentionMs: number;
 }
 
-/** The log, and its durable side when a store backs it. */
+/** The log, and its durable side (the same object: every log is store-backed). */
 export interface CreatedEventLog {
   eventLog: EventLog;
-  durable: StoreEventLog | undefined;
+  durable: StoreEventLog;
 }
 
 /**
- * `memory`: the bounded {@link InMemoryEventLog} (history lost on restart).
- * Otherwise the store is opened and migrated, and a {@link StoreEventLog}
- * wraps it.
+ * A {@link StoreEventLog} over the configured store. `memory`: an
+ * {@link InMemoryEventLog} (a `MemoryStateStore` bounded by
+ * `maxRetainedTraces` idle traces; history lost on restart). Otherwise the
+ * store is opened and migrated first.
  *
  * @throws ConfigError naming `PENGUIFLOW_STORE` when the store cannot be opened.
  */
 export async function createEventLog(config: EventLogSettings, logger: Logger): Promise<CreatedEventLog> {
+  const storeLogger = logger.child({ component: 'state-store' });
   if (config.store.trim().toLowerCase() === 'memory') {
-    return { eventLog: new InMemoryEventLog({ retentionMs: config.traceRetentionMs, maxReleasedTraces: config.maxRetainedTraces }), durable: undefined };
+    const memory = new InMemoryEventLog({
+      retentionMs: config.traceRetentionMs,
+      maxReleasedTraces: config.maxRetainedTraces,
+      historyRetentionMs: config.historyRetentionMs,
+      logger: storeLogger,
+    });
+    return { eventLog: memory, durable: memory };
   }
   const store = openStore(config.store);
   try {
@@ -46,7 +55,7 @@ export async function createEventLog(config: EventLogSettings, logger: Logger): 
   }
   const durable = new StoreEventLog({
     store,
-    logger: logger.child({ component: 'state-store' }),
+    logger: storeLogger,
     retentionMs: config.traceRetentionMs,
     maxReleasedTraces: config.maxRetainedTraces,
     historyRetentionMs: config.historyRetentionMs,

@@ -10,8 +10,8 @@ import { HostedFlow } from './hosted-flow.js';
 import { HostError } from './host-error.js';
 import type { DurableTraces } from './store-event-log.js';
 
-/** Options of {@link FlowHost.create}. */
-export interface FlowHostOptions {
+/** Options of {@link FlowCatalog.create}. */
+export interface FlowCatalogOptions {
   definitions: readonly FlowDefinition[];
   /** Passed to every `build` (see `FlowBuildContext.queueMaxsize`). */
   queueMaxsize: number;
@@ -24,10 +24,11 @@ export interface FlowHostOptions {
 }
 
 /**
- * Builds, runs and stops the hosted flows, looks them up by name and
- * periodically forgets expired traces, idempotency keys and events.
+ * The flows a server hosts, by name: builds, runs and stops each
+ * {@link HostedFlow}, looks them up, and periodically forgets expired
+ * traces, idempotency keys and events.
  */
-export class FlowHost {
+export class FlowCatalog {
   readonly #flows: ReadonlyMap<string, HostedFlow>;
   readonly #eventLog: EventLog;
   readonly #sweepEveryMs: number;
@@ -45,7 +46,7 @@ export class FlowHost {
    * @throws ConfigError naming `PENGUIFLOW_FLOWS` when a `build` throws or
    *   returns something other than a `Flow`.
    */
-  static async create(opts: FlowHostOptions): Promise<FlowHost> {
+  static async create(opts: FlowCatalogOptions): Promise<FlowCatalog> {
     const flows = new Map<string, HostedFlow>();
     for (const def of opts.definitions) {
       const logger = opts.logger.child({ flow: def.name });
@@ -73,7 +74,7 @@ export class FlowHost {
         }),
       );
     }
-    return new FlowHost(flows, opts.eventLog, opts.retentionMs);
+    return new FlowCatalog(flows, opts.eventLog, opts.retentionMs);
   }
 
   /** The hosted flow named `name`. @throws HostError FLOW_NOT_FOUND when there is none. */
@@ -91,6 +92,32 @@ export class FlowHost {
   /** Every hosted flow, sorted by name. */
   list(): HostedFlow[] {
     return [...this.#flows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Traces in flight (admitted, not yet ended) over all hosted flows. */
+  get tracesInFlight(): number {
+    let n = 0;
+    for (const flow of this.#flows.values()) n += flow.tracesInFlight;
+    return n;
+  }
+
+  /**
+   * Resolves once no hosted flow has a trace in flight, all at the same
+   * moment (a flow that gets a new trace while another is awaited is
+   * awaited again). Signalled by the flows as their traces end: no polling.
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      let busy: HostedFlow | undefined;
+      for (const flow of this.#flows.values()) {
+        if (flow.tracesInFlight > 0) {
+          busy = flow;
+          break;
+        }
+      }
+      if (busy === undefined) return;
+      await busy.whenIdle();
+    }
   }
 
   /** Runs every flow and starts the housekeeping timer. */

@@ -184,11 +184,12 @@ export class HostedFlow {
    * @throws FlowStoppedError once the flow stopped.
    */
   emit(tenant: string, message: Message, opts: HostedEmitOptions = {}): Promise<HostedEmitResult> {
-    if (opts.idempotencyKey === undefined && this.#durable === undefined) {
-      // The common case (no key, no store to consult) without an async frame.
+    const key = traceKey(tenant, message.traceId);
+    if (opts.idempotencyKey === undefined && this.#admitsNow(key, tenant, message, opts)) {
+      // The common case (no key, nothing to wait for in the store) without an async frame.
       let entered: TraceRecord | Promise<TraceRecord>;
       try {
-        entered = this.#enter(traceKey(tenant, message.traceId), tenant, message, opts);
+        entered = this.#enter(key, tenant, message, opts);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -196,6 +197,21 @@ export class HostedFlow {
       return Promise.resolve({ traceId: message.traceId, deduplicated: false, record: entered });
     }
     return this.#emitSlow(tenant, message, opts);
+  }
+
+  /**
+   * True when {@link #admit} would not wait: no store, or the store has
+   * room and needs no read to number the trace's events (a generated trace
+   * id, a running trace, or a trace whose numbering is in memory). A
+   * numbering read it has to start is the one {@link #admit} then awaits.
+   */
+  #admitsNow(key: string, tenant: string, message: Message, opts: HostedEmitOptions): boolean {
+    const durable = this.#durable;
+    if (durable === undefined) return true;
+    if (!durable.hasRoom()) return false;
+    if (opts.generatedTraceId === true) return true;
+    const existing = this.#table.get(key);
+    return (existing !== undefined && !existing.ended) || durable.prepareTrace(tenant, message.traceId) === undefined;
   }
 
   async #emitSlow(tenant: string, message: Message, opts: HostedEmitOptions): Promise<HostedEmitResult> {
@@ -243,6 +259,16 @@ export class HostedFlow {
   sweep(now = Date.now()): void {
     this.#table.sweep(now);
     this.#idempotency.sweep(now);
+  }
+
+  /** Traces admitted (or being admitted) and not yet ended. */
+  get tracesInFlight(): number {
+    return this.#table.running;
+  }
+
+  /** Resolves once no trace is in flight (see {@link tracesInFlight}); at once when none is. */
+  whenIdle(): Promise<void> {
+    return this.#table.whenIdle();
   }
 
   /** Counters for diagnostics and leak tests. */

@@ -11,10 +11,10 @@
  */
 import type { Logger } from 'pino';
 import { FlowEvent, type FlowEventType } from '../runtime/index.js';
-import { WriteBehind, type EventRecord, type ServiceStateStore, type WriteBehindOptions } from '../state/index.js';
-import { OldestFirst } from '../internal/oldest-first.js';
+import { FlowEventRecord, WriteBehind, type EventRecord, type ServiceStateStore, type WriteBehindOptions } from '../state/index.js';
 import type { EventListener, EventLog, LoggedEvent } from './event-log.js';
 import { HostError } from './host-error.js';
+import { SeqCounters } from './seq-counters.js';
 import { TenantListeners } from './tenant-listeners.js';
 import { traceKey } from './trace-key.js';
 
@@ -62,56 +62,6 @@ export interface StoreEventLogOptions {
   writer?: Omit<WriteBehindOptions, 'store' | 'onError' | 'onRecover'>;
 }
 
-interface Counter {
-  seq: number;
-  refs: number;
-  releasedAt: number;
-  createdAt: number;
-}
-
-/**
- * The payload column: every FlowEvent field not stored in its own column,
- * defaults left out (0 attempts, no cancellation, empty extra) to keep rows small.
- */
-function eventPayload(e: FlowEvent): Record<string, unknown> {
-  const p: Record<string, unknown> = {
-    queueDepthIn: e.queueDepthIn,
-    queueDepthOut: e.queueDepthOut,
-    outgoingEdges: e.outgoingEdges,
-    queueMaxsize: e.queueMaxsize,
-  };
-  if (e.attempt !== 0) p.attempt = e.attempt;
-  if (e.latencyMs !== undefined) p.latencyMs = e.latencyMs;
-  if (e.tracePending !== undefined) p.tracePending = e.tracePending;
-  if (e.traceInflight !== undefined) p.traceInflight = e.traceInflight;
-  if (e.traceCancelled) p.traceCancelled = true;
-  for (const _ in e.extra) {
-    p.extra = e.extra;
-    break;
-  }
-  return p;
-}
-
-/** {@link eventPayload} serialized by hand: no intermediate object, no generic JSON walk (every event is written). */
-function eventPayloadJson(e: FlowEvent): string {
-  let s = `{"queueDepthIn":${fin(e.queueDepthIn)},"queueDepthOut":${fin(e.queueDepthOut)},"outgoingEdges":${fin(e.outgoingEdges)},"queueMaxsize":${fin(e.queueMaxsize)}`;
-  if (e.attempt !== 0) s += `,"attempt":${fin(e.attempt)}`;
-  if (e.latencyMs !== undefined) s += `,"latencyMs":${fin(e.latencyMs)}`;
-  if (e.tracePending !== undefined) s += `,"tracePending":${fin(e.tracePending)}`;
-  if (e.traceInflight !== undefined) s += `,"traceInflight":${fin(e.traceInflight)}`;
-  if (e.traceCancelled) s += ',"traceCancelled":true';
-  for (const _ in e.extra) {
-    s += `,"extra":${JSON.stringify(e.extra)}`;
-    break;
-  }
-  return `${s}}`;
-}
-
-/** A number as JSON (`null` when not finite, as JSON.stringify does). */
-function fin(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null';
-}
-
 function num(v: unknown, fallback = 0): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
@@ -120,8 +70,9 @@ function optNum(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** Rebuilds the logged event of a stored record. */
+/** Rebuilds the logged event of a stored record (a store that keeps records as written gives back the live event). */
 function toLogged(r: EventRecord): LoggedEvent {
+  if (r.event !== undefined) return { flow: r.flow, tenant: r.tenant, traceId: r.traceId, seq: r.seq, event: r.event };
   const p = r.payload;
   const event = new FlowEvent({
     eventType: r.kind as FlowEventType,
@@ -143,63 +94,12 @@ function toLogged(r: EventRecord): LoggedEvent {
   return { flow: r.flow, tenant: r.tenant, traceId: r.traceId, seq: r.seq, event };
 }
 
-/** A stored record of a live event, remembering the live event for reads before it is written. */
-interface PendingRecord extends EventRecord {
-  readonly event: FlowEvent;
-}
-
-/**
- * A pending event row: the payload is derived from the event on demand
- * (getters on the prototype, not two closures per event).
- */
-class PendingEvent implements PendingRecord {
-  constructor(
-    readonly tenant: string,
-    readonly traceId: string,
-    readonly seq: number,
-    readonly flow: string,
-    readonly event: FlowEvent,
-  ) {}
-
-  get ts(): number {
-    return this.event.ts;
-  }
-
-  get kind(): string {
-    return this.event.eventType;
-  }
-
-  get nodeName(): string | undefined {
-    return this.event.nodeName;
-  }
-
-  get nodeId(): string | undefined {
-    return this.event.nodeId;
-  }
-
-  get payload(): Record<string, unknown> {
-    return eventPayload(this.event);
-  }
-
-  get payloadJson(): string {
-    return eventPayloadJson(this.event);
-  }
-}
-
-const SEP = '\u001f';
-
 /** Durable event log; see the module comment. */
 export class StoreEventLog implements EventLog, DurableTraces {
   readonly store: ServiceStateStore;
   readonly writer: WriteBehind;
   readonly #logger: Logger;
-  readonly #counters = new Map<string, Counter>();
-  /** The counter `append` used last, and whose it is. */
-  #lastCounter: Counter | undefined;
-  #lastTenant = '';
-  #lastTraceId = '';
-  readonly #released = new Map<string, Counter>();
-  readonly #oldestReleased = new OldestFirst(() => this.#released.keys());
+  readonly #counters: SeqCounters;
   readonly #preparing = new Map<string, Promise<void>>();
   readonly #listeners = new TenantListeners();
   readonly #opts: StoreEventLogOptions;
@@ -211,6 +111,7 @@ export class StoreEventLog implements EventLog, DurableTraces {
     this.store = opts.store;
     this.#opts = opts;
     this.#logger = opts.logger;
+    this.#counters = new SeqCounters(opts.maxReleasedTraces);
     this.writer = new WriteBehind({
       ...opts.writer,
       store: opts.store,
@@ -259,30 +160,21 @@ export class StoreEventLog implements EventLog, DurableTraces {
   }
 
   append(flow: string, tenant: string, traceId: string, event: FlowEvent): void {
-    // A trace's events come in bursts: reuse the last counter instead of
-    // building and hashing the key string for every event.
-    let c = this.#lastCounter !== undefined && this.#lastTenant === tenant && this.#lastTraceId === traceId ? this.#lastCounter : undefined;
-    if (c === undefined) c = this.#counters.get(tenant + SEP + traceId);
+    let c = this.#counters.get(tenant, traceId);
     if (c === undefined) {
-      const id = tenant + SEP + traceId;
       // A late event of a trace whose counter was already forgotten: number
       // it after the pending ones (a stored duplicate seq is ignored by the store).
       const pending = this.writer.pendingEventsOf(tenant, traceId);
-      c = { seq: pending.at(-1)?.seq ?? 0, refs: 0, releasedAt: Date.now(), createdAt: Date.now() };
-      this.#counters.set(id, c);
-      this.#noteReleased(id, c);
+      c = this.#counters.create(tenant, traceId, pending.at(-1)?.seq ?? 0, false);
     }
-    this.#lastTenant = tenant;
-    this.#lastTraceId = traceId;
-    this.#lastCounter = c;
     const seq = ++c.seq;
-    this.writer.pushEvent(new PendingEvent(tenant, traceId, seq, flow, event));
+    this.writer.pushEvent(new FlowEventRecord(tenant, traceId, seq, flow, event));
     this.#listeners.publish(flow, tenant, traceId, seq, event);
   }
 
   async history(tenant: string, traceId: string, afterSeq = 0): Promise<readonly LoggedEvent[] | undefined> {
     // Snapshot the unwritten events first: anything not in it was written before the query starts.
-    const pending = this.writer.pendingEventsOf(tenant, traceId) as PendingRecord[];
+    const pending = this.writer.pendingEventsOf(tenant, traceId);
     let stored: EventRecord[];
     try {
       stored = await this.store.eventsAfter(tenant, traceId, afterSeq);
@@ -294,13 +186,12 @@ export class StoreEventLog implements EventLog, DurableTraces {
     let last = out.at(-1)?.seq ?? afterSeq;
     for (const p of pending) {
       if (p.seq > last) {
-        out.push({ flow: p.flow, tenant, traceId, seq: p.seq, event: p.event });
+        out.push(toLogged(p));
         last = p.seq;
       }
     }
     if (out.length > 0) return out;
-    const id = tenant + SEP + traceId;
-    if (this.#counters.has(id) || this.writer.pendingTraceOf(tenant, traceId) !== undefined) return out;
+    if (this.#counters.get(tenant, traceId) !== undefined || this.writer.pendingTraceOf(tenant, traceId) !== undefined) return out;
     try {
       return (await this.store.getTrace(tenant, traceId)) !== undefined || (await this.store.lastSeq(tenant, traceId)) > 0 ? out : undefined;
     } catch {
@@ -312,70 +203,38 @@ export class StoreEventLog implements EventLog, DurableTraces {
     return this.#listeners.subscribe(tenant, listener);
   }
 
+  /** Live listeners of `tenant`, i.e. open SubscribeEvents streams (diagnostics and tests). */
+  subscribers(tenant: string): number {
+    return this.#listeners.count(tenant);
+  }
+
   retain(tenant: string, traceId: string): void {
-    const id = tenant + SEP + traceId;
-    let c = this.#counters.get(id);
-    if (c === undefined) {
-      c = { seq: 0, refs: 0, releasedAt: 0, createdAt: Date.now() };
-      this.#counters.set(id, c);
-    }
-    c.refs++;
-    this.#released.delete(id);
+    this.#counters.retain(tenant, traceId);
   }
 
   release(tenant: string, traceId: string): void {
-    const id = tenant + SEP + traceId;
-    const c = this.#counters.get(id);
-    if (c === undefined || c.refs === 0) return;
-    c.refs--;
-    if (c.refs === 0) {
-      c.releasedAt = Date.now();
-      this.#noteReleased(id, c);
-    }
+    this.#counters.release(tenant, traceId);
   }
 
   sweep(now = Date.now()): void {
-    for (const [id, c] of this.#released) {
-      if (now - c.releasedAt < this.#opts.retentionMs) break;
-      this.#released.delete(id);
-      this.#forgetCounter(id, c);
-    }
-  }
-
-  #forgetCounter(id: string, c: Counter | undefined): void {
-    this.#counters.delete(id);
-    if (c !== undefined && this.#lastCounter === c) this.#lastCounter = undefined;
-  }
-
-  #noteReleased(id: string, c: Counter): void {
-    this.#released.delete(id);
-    this.#released.set(id, c);
-    while (this.#released.size > this.#opts.maxReleasedTraces) {
-      const oldest = this.#oldestReleased.next();
-      if (oldest === undefined) break;
-      const forgotten = this.#released.get(oldest);
-      this.#released.delete(oldest);
-      this.#forgetCounter(oldest, forgotten);
-    }
+    this.#counters.sweep(now, this.#opts.retentionMs);
   }
 
   // --- DurableTraces -------------------------------------------------------
 
   prepareTrace(tenant: string, traceId: string): Promise<void> | undefined {
-    const id = tenant + SEP + traceId;
-    if (this.#counters.has(id)) return undefined;
+    if (this.#counters.get(tenant, traceId) !== undefined) return undefined;
+    const id = `${tenant}\u001f${traceId}`;
     let p = this.#preparing.get(id);
     if (p === undefined) {
       p = this.store
         .lastSeq(tenant, traceId)
         .then(
           (seq) => {
-            if (this.#counters.has(id)) return;
+            if (this.#counters.get(tenant, traceId) !== undefined) return;
             // Unwritten events of a forgotten counter exist only while writes fail (scanning costs O(pending)).
             const pending = this.writer.healthy ? 0 : (this.writer.pendingEventsOf(tenant, traceId).at(-1)?.seq ?? 0);
-            const c: Counter = { seq: Math.max(seq, pending), refs: 0, releasedAt: Date.now(), createdAt: Date.now() };
-            this.#counters.set(id, c);
-            this.#noteReleased(id, c);
+            this.#counters.create(tenant, traceId, Math.max(seq, pending), false);
           },
           (err: unknown) => {
             this.#logger.error({ store: this.store.kind, err: describe(err) }, 'state store read failed');
@@ -390,13 +249,13 @@ export class StoreEventLog implements EventLog, DurableTraces {
 
   traceStarted(tenant: string, flow: string, traceId: string): void {
     const now = Date.now();
-    const createdAt = this.#counters.get(tenant + SEP + traceId)?.createdAt ?? now;
+    const createdAt = this.#counters.get(tenant, traceId)?.createdAt ?? now;
     this.writer.pushTrace({ tenant, traceId, flow, status: 'RUNNING', createdAt, updatedAt: now, endedAt: undefined });
   }
 
   traceEnded(tenant: string, flow: string, traceId: string, status: string): void {
     const now = Date.now();
-    const createdAt = this.#counters.get(tenant + SEP + traceId)?.createdAt ?? now;
+    const createdAt = this.#counters.get(tenant, traceId)?.createdAt ?? now;
     this.writer.pushTrace({ tenant, traceId, flow, status, createdAt, updatedAt: now, endedAt: now });
   }
 

@@ -25,6 +25,11 @@ export class TenantListeners {
     };
   }
 
+  /** Listeners of `tenant` (diagnostics and tests). */
+  count(tenant: string): number {
+    return this.#byTenant.get(tenant)?.size ?? 0;
+  }
+
   /** Delivers one event to `tenant`'s listeners; builds nothing when there are none. */
   publish(flow: string, tenant: string, traceId: string, seq: number, event: FlowEvent): void {
     const listeners = this.#byTenant.get(tenant);

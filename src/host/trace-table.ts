@@ -36,6 +36,8 @@ export class TraceTable {
   #endedTail: TraceRecord | null = null;
   #endedCount = 0;
   readonly #opts: TraceTableOptions;
+  /** Resolvers of {@link whenIdle} promises, settled when no record runs any more. */
+  #idleWaiters: (() => void)[] = [];
 
   constructor(opts: TraceTableOptions) {
     this.#opts = opts;
@@ -49,6 +51,28 @@ export class TraceTable {
   /** Ended records currently remembered. */
   get endedCount(): number {
     return this.#endedCount;
+  }
+
+  /** Records of traces that have not ended (running, or still being admitted). */
+  get running(): number {
+    return this.#records.size - this.#endedCount;
+  }
+
+  /**
+   * Resolves once no record runs ({@link running} is 0): at once when none
+   * does, else when the last one ends or is forgotten. A record created
+   * meanwhile is waited for too.
+   */
+  whenIdle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #wakeIfIdle(): void {
+    if (this.#idleWaiters.length === 0 || this.running !== 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** The record `get` found last: lookups come in bursts for one trace (its admission, then every event of a synchronous chain). */
@@ -86,6 +110,7 @@ export class TraceTable {
     record.inEndedList = true;
     this.#endedCount++;
     while (this.#endedCount > this.#opts.maxEnded && this.#endedHead !== null) this.delete(this.#endedHead);
+    this.#wakeIfIdle();
   }
 
   /** Notes that an ended `record` runs again (its trace id was re-emitted). */
@@ -101,6 +126,7 @@ export class TraceTable {
     this.#unlinkEnded(record);
     if (this.#last === record) this.#last = undefined;
     this.#opts.onForget?.(record);
+    this.#wakeIfIdle();
   }
 
   #unlinkEnded(record: TraceRecord): void {

@@ -4,7 +4,8 @@
 import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema, type Value } from '@bufbuild/protobuf/wkt';
 import { pino, type Logger } from 'pino';
-import { runNext, whenSettled, type Interceptor, type RpcCall } from '../rpc/call.js';
+import type { RpcCall } from '../rpc/call.js';
+import { runNext, whenSettled, type Interceptor } from '../rpc/interceptor.js';
 import { grpcCodeOf, type ServiceErrorCode } from '../rpc/service-error.js';
 
 /** Options of {@link accessLogInterceptor}. */

@@ -14,7 +14,7 @@
  */
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { FlowEvent, FlowEventType, Middleware } from '../runtime/index.js';
-import { runNext, whenSettled, type Interceptor } from '../rpc/call.js';
+import { runNext, whenSettled, type Interceptor } from '../rpc/interceptor.js';
 import type { ServiceErrorCode } from '../rpc/service-error.js';
 
 /** Buckets of `penguiflow_node_latency_ms` (milliseconds). */

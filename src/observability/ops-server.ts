@@ -3,6 +3,7 @@
  * (liveness) and `/readyz` (readiness), on their own port so that probes
  * and scrapes never compete with gRPC traffic or need its credentials.
  */
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -79,13 +80,9 @@ export async function startOpsServer(host: string, port: number, handlers: OpsHa
   });
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  server.listen(port, host);
+  // Rejects with the listen error (e.g. EADDRINUSE) instead.
+  await once(server, 'listening');
   // Probes and scrapes alone never keep the process alive.
   server.unref();
   const bound = (server.address() as AddressInfo).port;

@@ -6,7 +6,8 @@
  */
 import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { FlowEvent, Middleware } from '../runtime/index.js';
-import { runNext, whenSettled, type Interceptor } from '../rpc/call.js';
+import { runNext, whenSettled, type Interceptor } from '../rpc/interceptor.js';
+import type { RpcMetadata } from '../rpc/metadata.js';
 import { grpcCodeOf } from '../rpc/service-error.js';
 import { formatTraceparent, parseTraceparent, TRACEPARENT, TRACESTATE } from '../internal/trace-context.js';
 
@@ -38,11 +39,6 @@ export function tracingActive(): boolean {
   return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
 }
 
-/** Minimal view of gRPC metadata: `get(key)` returning its values. */
-export interface MetadataLike {
-  get(key: string): unknown[];
-}
-
 /** An RPC's span and the traceparent to propagate downstream. */
 export interface RpcSpan {
   readonly span: Span;
@@ -50,14 +46,14 @@ export interface RpcSpan {
   readonly traceparent: string | undefined;
 }
 
-/** The caller's trace context from gRPC metadata, as an OpenTelemetry context (ROOT when absent or invalid). */
-export function contextFromMetadata(metadata: MetadataLike): Context {
+/** The caller's trace context from its request headers, as an OpenTelemetry context (ROOT when absent or invalid). */
+export function contextFromMetadata(metadata: RpcMetadata): Context {
   const parent = parseTraceparent(metadata.get(TRACEPARENT)[0], metadata.get(TRACESTATE)[0]);
   return parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent);
 }
 
 /** Starts the SERVER span of an RPC, child of the caller's `traceparent` when one was sent. */
-export function startRpcSpan(service: string, method: string, metadata: MetadataLike, using: Tracer = tracer()): RpcSpan {
+export function startRpcSpan(service: string, method: string, metadata: RpcMetadata, using: Tracer = tracer()): RpcSpan {
   const parent = contextFromMetadata(metadata);
   const span = using.startSpan(
     `${service}/${method}`,

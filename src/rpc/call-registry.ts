@@ -22,6 +22,8 @@ export interface ActiveCall {
 export class CallRegistry {
   readonly #active = new Set<ActiveCall>();
   #draining = false;
+  /** Resolvers of {@link whenIdle} promises, settled when the last call leaves. */
+  #idleWaiters: (() => void)[] = [];
 
   /** True once shutdown began. */
   get draining(): boolean {
@@ -41,6 +43,17 @@ export class CallRegistry {
   /** Unregisters a call (no-op when it is not registered). */
   delete(call: ActiveCall): void {
     this.#active.delete(call);
+    if (this.#idleWaiters.length > 0 && this.#active.size === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Resolves once no call is in progress: at once when none is, else when the last one is unregistered. */
+  whenIdle(): Promise<void> {
+    if (this.#active.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Starts draining and aborts every `endOnDrain` call with `reason`. */

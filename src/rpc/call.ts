@@ -1,10 +1,10 @@
 /**
- * The server's view of one RPC, independent of grpc-js, and the
- * interceptor chain that runs before every handler.
+ * The server's view of one RPC, independent of the transport that carries
+ * it, and the identity the auth interceptor establishes for it.
  */
-import type { Metadata } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { ServiceError, toServiceError, type ServiceErrorCode } from './service-error.js';
+import type { RpcMetadata } from './metadata.js';
+import { ServiceError } from './service-error.js';
 
 /** How a caller's identity is established (`PENGUIFLOW_AUTH`). */
 export type AuthMode = 'none' | 'jwt' | 'mtls' | 'header';
@@ -27,9 +27,9 @@ export interface RpcCall<Req = unknown> {
   readonly request: Req;
   /** Encoded size of the request in bytes. */
   readonly requestBytes: number;
-  /** Request metadata (headers). Never log it whole: it may carry credentials. */
-  readonly metadata: Metadata;
-  /** The call's gRPC deadline as epoch milliseconds; undefined when the client set none. */
+  /** Request headers (gRPC metadata). Never log them whole: they may carry credentials. */
+  readonly metadata: RpcMetadata;
+  /** The call's deadline as epoch milliseconds; undefined when the client set none. */
   readonly deadline: number | undefined;
   /**
    * Aborts when the client cancels, the deadline passes or the server cuts
@@ -54,8 +54,9 @@ export interface RpcCall<Req = unknown> {
   /**
    * True once a response can no longer reach the client: the signal
    * aborted, or the deadline is reached. The deadline check matters
-   * because grpc-js ends the call at its deadline a tick before the signal
-   * aborts; a handler that took an update in that tick must put it back.
+   * because a transport may end the call at its deadline a tick before the
+   * signal aborts (grpc-js does); a handler that took an update in that
+   * tick must put it back.
    */
   isOver(): boolean;
   /** Throws why the call is over (the abort reason, or DEADLINE_EXCEEDED); returns when it is not. */
@@ -68,22 +69,6 @@ export interface RpcCall<Req = unknown> {
   abort(reason: Error): void;
 }
 
-/** The rest of the chain: the next interceptor, or finally the handler. */
-export type RpcNext = (call: RpcCall) => Promise<unknown>;
-
-/**
- * Wraps the rest of the chain: `(next) => async (call) => result`. An
- * interceptor may reject the call (throw a {@link ServiceError}), enrich it
- * (set `identity`) or observe the result. Auth modes (none, jwt, mtls,
- * header), draining and metrics are interceptors.
- */
-export type Interceptor = (next: RpcNext) => RpcNext;
-
-/** Composes interceptors around `handler`; the first interceptor runs first. */
-export function compose(interceptors: readonly Interceptor[], handler: RpcNext): RpcNext {
-  return interceptors.reduceRight<RpcNext>((next, interceptor) => interceptor(next), handler);
-}
-
 /**
  * The caller's identity.
  *
@@ -93,32 +78,4 @@ export function compose(interceptors: readonly Interceptor[], handler: RpcNext):
 export function identityOf(call: RpcCall): Identity {
   if (call.identity === undefined) throw new ServiceError('UNAUTHENTICATED', 'no identity established for this call');
   return call.identity;
-}
-
-/** Runs `next(call)`; a synchronous throw becomes a rejection, so callers handle one outcome path. */
-export function runNext(next: RpcNext, call: RpcCall): Promise<unknown> {
-  try {
-    return next(call);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
-/**
- * Calls `onEnd` once `run` settles, with `OK` and the response or the
- * failure's status code name, and passes the outcome on unchanged (the
- * error is rethrown). How the metrics, access-log and tracing interceptors
- * observe the end of a call.
- */
-export function whenSettled(run: Promise<unknown>, onEnd: (code: ServiceErrorCode | 'OK', response: unknown) => void): Promise<unknown> {
-  return run.then(
-    (response) => {
-      onEnd('OK', response);
-      return response;
-    },
-    (err: unknown) => {
-      onEnd(toServiceError(err).code, undefined);
-      throw err;
-    },
-  );
 }

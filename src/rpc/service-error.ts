@@ -1,11 +1,12 @@
 /**
- * The one place where failures become gRPC statuses.
+ * The one place where failures get their status.
  *
- * Handlers throw {@link ServiceError} (or let runtime errors escape); the RPC
- * binding turns whatever was thrown into a status with {@link toServiceError}
- * and {@link toGrpcStatus}, so every RPC answers the same situation with the
- * same code, and every failed call carries `google.rpc` details in the
- * `grpc-status-details-bin` trailer.
+ * Handlers throw {@link ServiceError} (or let host and runtime errors
+ * escape); {@link toServiceError} maps whatever was thrown to one closed
+ * {@link ServiceErrorCode}, so every RPC answers the same situation with the
+ * same code. A transport binding then only renders it: the gRPC binding with
+ * `toGrpcStatus` (src/server/grpc/grpc-status.ts), which puts the
+ * `google.rpc` details in the `grpc-status-details-bin` trailer.
  */
 import { HostError, type HostErrorCode } from '../host/host-error.js';
 import { DeadlineExceededError, FlowError, FlowStoppedError, TraceCancelled } from '../runtime/index.js';

@@ -113,18 +113,11 @@ function intSchema(min: number, max: number): z.ZodType<number> {
     .pipe(z.number().int().min(min).max(max));
 }
 
+/** The words a boolean variable accepts (any case, surrounding spaces ignored); `expect` lines name them. */
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
-const BOOL_WORDS = [...TRUE_WORDS, 'false', '0', 'no', 'off'] as const;
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
 
-const boolSchema: z.ZodType<boolean> = z.union([
-  z.boolean(),
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.enum(BOOL_WORDS))
-    .transform((v) => TRUE_WORDS.includes(v)),
-]);
+const boolSchema: z.ZodType<boolean> = z.union([z.boolean(), z.string().trim().pipe(z.stringbool({ truthy: TRUE_WORDS, falsy: FALSE_WORDS }))]);
 
 function enumSchema<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
   return z.string().trim().toLowerCase().pipe(z.enum(values));
@@ -233,14 +226,14 @@ const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = 
   traceRetentionMs: {
     env: 'PENGUIFLOW_TRACE_RETENTION_MS',
     default: 300_000,
-    meaning: 'How long an ended trace (unread outputs, final status, events) and an idempotency key are remembered.',
+    meaning: 'How long an ended trace (unread outputs, final status) and an idempotency key are remembered; its event history follows PENGUIFLOW_HISTORY_RETENTION.',
     expect: `an integer from 0 to ${MAX_MS}`,
     schema: intSchema(0, MAX_MS),
   },
   maxRetainedTraces: {
     env: 'PENGUIFLOW_MAX_RETAINED_TRACES',
     default: 10_000,
-    meaning: 'Most ended traces remembered per flow, and ended traces whose events are kept (all flows); the oldest are forgotten first.',
+    meaning: 'Most ended traces remembered per flow; with PENGUIFLOW_STORE=memory also the most ended traces whose event history is kept (all flows). The oldest are forgotten first.',
     expect: 'an integer from 0 to 10000000',
     schema: intSchema(0, 10_000_000),
   },
@@ -254,7 +247,7 @@ const VARIABLES: { [K in keyof ServerConfig]: VariableSpec<ServerConfig[K]> } = 
   store: {
     env: 'PENGUIFLOW_STORE',
     default: DEFAULT_STORE,
-    meaning: 'Where event history, trace ownership and idempotency keys are kept: memory (lost on restart), sqlite:<path> (embedded, WAL) or a postgres:// URL (clusters; schema migrated at start).',
+    meaning: 'Where event history, trace ownership and idempotency keys are kept: memory (bounded by PENGUIFLOW_MAX_RETAINED_TRACES; lost on restart), sqlite:<path> (embedded, WAL) or a postgres:// URL (clusters; schema migrated at start).',
     expect: 'memory, sqlite:<path> or a postgres:// URL',
     schema: z.string().trim().refine((v) => parseStoreSpec(v) !== undefined),
   },

@@ -2,9 +2,10 @@
  * Readiness: one source of truth for `/readyz` and the gRPC health
  * service, so a probe of either always gives the same answer.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthImplementation } from 'grpc-health-check';
 import type { ReadinessReport } from '../observability/ops-server.js';
-import type { FlowHost } from '../host/flow-catalog.js';
+import type { FlowCatalog } from '../host/flow-catalog.js';
 
 /**
  * A dependency readiness waits for (e.g. the state store). `check`
@@ -122,26 +123,19 @@ export class Readiness {
   }
 }
 
-/** Traces admitted and not yet ended, over all hosted flows. */
-export function tracesInFlight(host: FlowHost): number {
-  let n = 0;
-  for (const f of host.list()) {
-    const s = f.stats();
-    n += s.records - s.endedRecords;
-  }
-  return n;
-}
-
 /**
- * Polls `done` until it returns true (resolves true) or `deadline` (epoch
- * ms) passes (resolves false).
+ * Waits for `idle` (a condition the host or the call registry signals) until
+ * `deadline` (epoch ms).
+ *
+ * @returns true when `idle` resolved in time, false when the deadline came first.
  */
-export async function waitUntil(done: () => boolean, deadline: number, pollMs = 20): Promise<boolean> {
-  for (;;) {
-    if (done()) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise<void>((resolve) => setTimeout(resolve, Math.min(pollMs, left)));
+export async function idleBy(idle: Promise<void>, deadline: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([idle.then(() => true), sleep(Math.max(0, deadline - Date.now()), false, { signal: timer.signal })]);
+  } finally {
+    // The losing timer is cleared (its AbortError is handled by the race).
+    timer.abort();
   }
 }
 
@@ -150,7 +144,7 @@ export async function waitUntil(done: () => boolean, deadline: number, pollMs = 
  *
  * @returns the traces still in flight (0 when all ended).
  */
-export async function waitForTraces(host: FlowHost, deadline: number): Promise<number> {
-  await waitUntil(() => tracesInFlight(host) === 0, deadline);
-  return tracesInFlight(host);
+export async function waitForTraces(catalog: FlowCatalog, deadline: number): Promise<number> {
+  await idleBy(catalog.whenIdle(), deadline);
+  return catalog.tracesInFlight;
 }

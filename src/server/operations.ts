@@ -11,9 +11,9 @@ import { startOpsServer, type OpsServer, type ReadinessReport } from '../observa
 import { nodeSpans, tracingInterceptor } from '../observability/tracing.js';
 import { logFlowEvents } from '../runtime/index.js';
 import type { ServerConfig } from './config.js';
-import type { FlowHost } from '../host/flow-catalog.js';
+import type { FlowCatalog } from '../host/flow-catalog.js';
 import { Readiness, type ReadinessCheck } from './lifecycle.js';
-import type { Interceptor } from '../rpc/call.js';
+import type { Interceptor } from '../rpc/interceptor.js';
 import { flowServiceServerDefinition } from './grpc/service-definition.js';
 import { parseTraceKey } from '../host/trace-key.js';
 
@@ -21,7 +21,7 @@ import { parseTraceKey } from '../host/trace-key.js';
 export interface OperationsOptions {
   config: ServerConfig;
   logger: Logger;
-  host: FlowHost;
+  catalog: FlowCatalog;
   /** Full name of the served service, e.g. `penguiflow.v1.FlowService`. */
   service: string;
   /** Extra readiness checks (state store, …). */
@@ -58,17 +58,14 @@ function grpcTypes(): Record<string, GrpcType> {
  * node-span middleware.
  */
 export function createOperations(opts: OperationsOptions): Operations {
-  const { config, logger, host } = opts;
+  const { config, logger, catalog } = opts;
   const metrics = new ServerMetrics({ tenantLabel: config.metricsTenantLabel, processMetrics: opts.processMetrics ?? true });
   metrics.trackInflight(function* () {
-    for (const f of host.list()) {
-      const s = f.stats();
-      yield [f.name, s.records - s.endedRecords] as const;
-    }
+    for (const f of catalog.list()) yield [f.name, f.tracesInFlight] as const;
   });
   const tenantOf = (event: { traceId: string | undefined }): string | undefined => (event.traceId === undefined ? undefined : parseTraceKey(event.traceId)?.tenant);
   const clientTraceId = (event: { traceId: string | undefined }): string | undefined => (event.traceId === undefined ? undefined : parseTraceKey(event.traceId)?.traceId);
-  for (const hosted of host.list()) {
+  for (const hosted of catalog.list()) {
     hosted.flow.addMiddleware(metrics.flowMiddleware(hosted.name, { tenantOf }));
     hosted.flow.addMiddleware(
       logFlowEvents(logger.child({ flow: hosted.name }), {
@@ -97,7 +94,7 @@ export function createOperations(opts: OperationsOptions): Operations {
         health,
         services,
         checks: opts.readinessChecks ?? [],
-        flowsRunning: () => host.list().every((f) => f.flow.running),
+        flowsRunning: () => catalog.list().every((f) => f.flow.running),
       });
       return readiness;
     },

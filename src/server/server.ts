@@ -1,6 +1,7 @@
 /**
  * Starting and stopping the gRPC server in process.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
@@ -14,14 +15,14 @@ import type { ServerConfig } from './config.js';
 import type { FlowDefinition } from '../runtime/define-flow.js';
 import { drainInterceptor } from './interceptors/drain.js';
 import type { EventLog } from '../host/event-log.js';
-import { FlowHost } from '../host/flow-catalog.js';
+import { FlowCatalog } from '../host/flow-catalog.js';
 import { demoFlows } from '../flows/index.js';
 import { loadFlowDefinitions } from '../host/flow-loader.js';
 import { flowServiceImplementation } from './grpc/flow-service.js';
 import type { BindingContext } from './grpc/grpc-binding.js';
 import type { HandlerContext } from './handlers/handler-context.js';
 import { createEventLog } from '../host/event-log-factory.js';
-import { waitForTraces, waitUntil, type ReadinessCheck } from './lifecycle.js';
+import { idleBy, waitForTraces, type ReadinessCheck } from './lifecycle.js';
 import { createOperations } from './operations.js';
 import { addReflection } from './grpc/reflection.js';
 import { flowServiceServerDefinition } from './grpc/service-definition.js';
@@ -72,7 +73,7 @@ export interface RunningServer {
   /** The bound port (the real one when `config.port` was 0). */
   readonly port: number;
   /** The hosted flows (for diagnostics and tests). */
-  readonly flows: FlowHost;
+  readonly flows: FlowCatalog;
   /** The event log in use. */
   readonly eventLog: EventLog;
   /** The bound ops HTTP port (/metrics, /healthz, /readyz); the real one when `config.opsPort` was 0. */
@@ -87,10 +88,6 @@ export interface RunningServer {
    * when everything is stopped.
    */
   close(opts?: CloseOptions): Promise<void>;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function bindAddress(host: string, port: number): string {
@@ -128,7 +125,9 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   const created = opts.eventLog === undefined ? await createEventLog(config, logger) : undefined;
   const eventLog = opts.eventLog ?? created!.eventLog;
   const durable = created?.durable ?? (eventLog instanceof StoreEventLog ? eventLog : undefined);
-  const host = await FlowHost.create({
+  // The memory store this server opens for PENGUIFLOW_STORE=memory always answers: no readiness check for it.
+  const storeToCheck = created?.durable.store.kind === 'memory' ? undefined : durable;
+  const catalog = await FlowCatalog.create({
     definitions,
     queueMaxsize: config.queueMaxsize,
     eventLog,
@@ -138,11 +137,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     durable,
   });
 
-  const ops = createOperations({ config, logger, host, service: FLOW_SERVICE_NAME, readinessChecks: [...(opts.readinessChecks ?? []), ...storeReadiness(durable)], processMetrics: opts.processMetrics ?? true });
+  const ops = createOperations({ config, logger, catalog, service: FLOW_SERVICE_NAME, readinessChecks: [...(opts.readinessChecks ?? []), ...storeReadiness(storeToCheck)], processMetrics: opts.processMetrics ?? true });
   const calls = new CallRegistry();
   const binding: BindingContext = { interceptors: [...ops.interceptors, drainInterceptor(calls), auth], calls, logger };
   const ctx: HandlerContext = {
-    host,
+    catalog,
     eventLog,
     limits: { maxMessageBytes: config.maxMessageBytes, maxPayloadDepth: config.maxPayloadDepth, maxMetaKeys: config.maxMetaKeys },
     cancelOnDisconnect: config.cancelOnDisconnect,
@@ -167,11 +166,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   } catch (err) {
     server.forceShutdown();
     await opsServer?.close();
-    await host.stop();
+    await catalog.stop();
     await created?.durable?.close();
     throw err;
   }
-  host.start();
+  catalog.start();
   durable?.start();
   await readiness.start();
   const opsBound = opsServer;
@@ -186,20 +185,20 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       // FlowService calls are what the drain waits for; other streams (a
       // Health.Watch, reflection) never end on their own and are cut below.
-      const drained = await Promise.race([graceful.then(() => true), waitUntil(() => calls.size === 0, deadline)]);
+      const drained = await Promise.race([graceful.then(() => true), idleBy(calls.whenIdle(), deadline)]);
       if (!drained) {
         logger.warn({ inFlight: calls.size, drainTimeoutMs }, 'drain timeout reached; cutting off in-flight calls');
         calls.abortAll(() => ServiceError.unavailable('the server shut down before the call completed'));
-        const settled = await Promise.race([graceful.then(() => true), delay(FORCE_GRACE_MS).then(() => false)]);
+        const settled = await Promise.race([graceful.then(() => true), sleep(FORCE_GRACE_MS, false, { ref: false })]);
         if (!settled) server.forceShutdown();
       } else {
         // Traces started by Emit (no call waits for them) may finish too.
-        const left = await waitForTraces(host, deadline);
+        const left = await waitForTraces(catalog, deadline);
         if (left > 0) logger.warn({ tracesInFlight: left, drainTimeoutMs }, 'drain timeout reached; stopping flows with traces in flight');
-        const settled = await Promise.race([graceful.then(() => true), delay(FORCE_GRACE_MS).then(() => false)]);
+        const settled = await Promise.race([graceful.then(() => true), sleep(FORCE_GRACE_MS, false, { ref: false })]);
         if (!settled) server.forceShutdown();
       }
-      await host.stop();
+      await catalog.stop();
       ctx.admissionTimers.clear();
       // Writes the buffered history and closes the store this server opened.
       await created?.durable?.close();
@@ -208,5 +207,5 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     return closing;
   };
 
-  return { port, opsPort: opsBound.port, metrics: ops.metrics, flows: host, eventLog, close };
+  return { port, opsPort: opsBound.port, metrics: ops.metrics, flows: catalog, eventLog, close };
 }

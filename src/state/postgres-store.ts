@@ -9,7 +9,7 @@
 import pg from 'pg';
 import type { RemoteBinding, StoredEvent } from '../runtime/index.js';
 import { migratePostgres } from './postgres-migrations.js';
-import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, TraceRecordRow, WriteBatch } from './types.js';
+import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
 
 /** Options of {@link PostgresStateStore}. */
 export interface PostgresStoreOptions {
@@ -172,7 +172,7 @@ export class PostgresStateStore implements ServiceStateStore {
     return Number(rows[0]?.seq ?? 0);
   }
 
-  async getTrace(tenant: string, traceId: string): Promise<TraceRecordRow | undefined> {
+  async getTrace(tenant: string, traceId: string): Promise<StoredTrace | undefined> {
     const { rows } = await this.#pool.query<TraceRow>('SELECT * FROM penguiflow_traces WHERE tenant = $1 AND trace_id = $2', [tenant, traceId]);
     const r = rows[0];
     if (r === undefined) return undefined;

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RemoteBinding, StoredEvent } from '../runtime/index.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, TraceRecordRow, WriteBatch } from './types.js';
+import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
 
 /** Schema versions, applied in order; never edit one that shipped, add the next. */
 export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
@@ -99,7 +99,7 @@ function toEvent(r: EventRow): EventRecord {
   };
 }
 
-function toTrace(r: TraceRow): TraceRecordRow {
+function toTrace(r: TraceRow): StoredTrace {
   return {
     tenant: r.tenant,
     traceId: r.trace_id,
@@ -256,7 +256,7 @@ export class SqliteStateStore implements ServiceStateStore {
     return this.#run(() => (this.#stmt('lastSeq').get(tenant, traceId) as { seq: number | null }).seq ?? 0);
   }
 
-  getTrace(tenant: string, traceId: string): Promise<TraceRecordRow | undefined> {
+  getTrace(tenant: string, traceId: string): Promise<StoredTrace | undefined> {
     return this.#run(() => {
       const row = this.#stmt('getTrace').get(tenant, traceId) as TraceRow | undefined;
       return row === undefined ? undefined : toTrace(row);

@@ -3,7 +3,7 @@
  * what the service keeps across restarts (numbered per-trace events, trace
  * ownership, idempotency keys) and retention pruning.
  */
-import type { StateStore } from '../runtime/index.js';
+import type { FlowEvent, StateStore } from '../runtime/index.js';
 
 /** One event as the service stores it: numbered per (tenant, trace id). */
 export interface EventRecord {
@@ -24,10 +24,19 @@ export interface EventRecord {
   readonly payload: Record<string, unknown>;
   /** `payload` already serialized (a writer's fast path); stores use it instead of `JSON.stringify(payload)` when set. */
   readonly payloadJson?: string;
+  /**
+   * The runtime event the record was made from, when there is one (see
+   * `FlowEventRecord`): an in-memory store keeps its fields instead of the
+   * payload, and a reader given it back needs no rebuilding.
+   */
+  readonly event?: FlowEvent;
 }
 
-/** Who owns a trace and how far it got. */
-export interface TraceRecordRow {
+/**
+ * A trace as the store keeps it: who owns it and how far it got (the
+ * durable row behind the host's in-memory `TraceRecord`).
+ */
+export interface StoredTrace {
   readonly tenant: string;
   readonly traceId: string;
   readonly flow: string;
@@ -59,7 +68,7 @@ export interface IdempotencyRecord {
 export interface WriteBatch {
   readonly events: readonly EventRecord[];
   /** At most one row per (tenant, trace id); `createdAt` of an existing row is kept. */
-  readonly traces: readonly TraceRecordRow[];
+  readonly traces: readonly StoredTrace[];
 }
 
 /**
@@ -100,7 +109,7 @@ export interface ServiceStateStore extends StateStore {
   /** Highest stored seq of (tenant, trace id); 0 when none. */
   lastSeq(tenant: string, traceId: string): Promise<number>;
   /** The trace row of (tenant, trace id), if stored. */
-  getTrace(tenant: string, traceId: string): Promise<TraceRecordRow | undefined>;
+  getTrace(tenant: string, traceId: string): Promise<StoredTrace | undefined>;
   /**
    * Claims an idempotency key for `record.traceId` unless a key created at or
    * after `notBefore` already exists (an older one is replaced).

@@ -14,7 +14,8 @@
  * `hardCapacity`; past that, events are refused and counted in
  * {@link dropped}, with an error reported: never a silent drop.
  */
-import type { EventRecord, ServiceStateStore, TraceRecordRow, WriteBatch } from './types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventRecord, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
 
 /** Options of {@link WriteBehind}. */
 export interface WriteBehindOptions {
@@ -36,7 +37,7 @@ export interface WriteBehindOptions {
 }
 
 interface PendingTrace {
-  row: TraceRecordRow;
+  row: StoredTrace;
   /** Events pending when the row was pushed: the row is written only with (or after) them. */
   afterEvents: number;
 }
@@ -143,7 +144,7 @@ export class WriteBehind {
   }
 
   /** Enqueues a trace row; written with or after every event enqueued before it. */
-  pushTrace(row: TraceRecordRow): void {
+  pushTrace(row: StoredTrace): void {
     if (this.#closed) return;
     this.#traces.push({ row, afterEvents: this.#events.length });
     this.#schedule();
@@ -158,7 +159,7 @@ export class WriteBehind {
   }
 
   /** Pending trace row of (tenant, trace id), latest first. */
-  pendingTraceOf(tenant: string, traceId: string): TraceRecordRow | undefined {
+  pendingTraceOf(tenant: string, traceId: string): StoredTrace | undefined {
     for (let i = this.#traces.length - 1; i >= 0; i--) {
       const r = this.#traces[i]!.row;
       if (r.traceId === traceId && r.tenant === tenant) return r;
@@ -185,9 +186,9 @@ export class WriteBehind {
     const until = Date.now() + timeoutMs;
     while (this.pending > 0 && Date.now() < until) {
       try {
-        await Promise.race([this.flush(), new Promise<void>((r) => setTimeout(r, Math.max(1, until - Date.now())).unref())]);
+        await Promise.race([this.flush(), sleep(Math.max(1, until - Date.now()), undefined, { ref: false })]);
       } catch {
-        await new Promise<void>((r) => setTimeout(r, 50).unref());
+        await sleep(50, undefined, { ref: false });
       }
     }
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -234,7 +235,7 @@ export class WriteBehind {
     const n = Math.min(this.#events.length, this.#maxBatch);
     const events = n === this.#events.length ? this.#events : this.#events.slice(0, n);
     this.#events = n === this.#events.length ? [] : this.#events.slice(n);
-    const byKey = new Map<string, TraceRecordRow>();
+    const byKey = new Map<string, StoredTrace>();
     const rest: PendingTrace[] = [];
     for (const t of this.#traces) {
       if (t.afterEvents <= n) {
@@ -272,7 +273,7 @@ export class WriteBehind {
         this.#drainWaiters = [];
         for (const w of waiters) w.reject(err);
         const backoff = Math.min(this.#maxBackoff, 50 * 2 ** Math.min(this.#failures - 1, 16));
-        await new Promise<void>((r) => setTimeout(r, backoff).unref());
+        await sleep(backoff, undefined, { ref: false });
         continue;
       }
       // Keep writing while a full batch is waiting; otherwise let the timer gather the next one.

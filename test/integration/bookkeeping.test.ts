@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryEventLog } from '../../src/server/index.js';
-import { sleep, startHarness, value, type Harness } from './helpers/harness.js';
+import { eventually, startHarness, value, type Harness } from './helpers/harness.js';
 
 const RETENTION_MS = 60_000;
 let h: Harness;
@@ -32,7 +32,7 @@ describe('bookkeeping', () => {
     const slow = await h.client.unary('Emit', { flow: 'slow', message: { payload: value({ ms: 60_000 }) } });
     await Promise.all(work);
     await h.client.unary('Cancel', { flow: 'slow', traceId: slow.traceId });
-    await sleep(50);
+    await eventually(() => h.server.flows.tracesInFlight === 0);
 
     const before = h.server.flows.list().reduce((n, f) => n + f.stats().records, 0);
     expect(before).toBeGreaterThan(80);

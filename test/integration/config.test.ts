@@ -73,6 +73,20 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 0, demoFlows: false, cancelOnDisconnect: false, flows: ['./a.js', '/b/c.js'], logLevel: 'debug', host: '0.0.0.0' });
   });
 
+  it('reads boolean variables as true/1/yes/on or false/0/no/off, any case, and nothing else', () => {
+    expect(loadConfig({ PENGUIFLOW_ACCESS_LOG: ' No ', PENGUIFLOW_LOG_SYNC: 'ON', PENGUIFLOW_LOG_PAYLOADS: 'yes', PENGUIFLOW_DEMO_FLOWS: 'off' })).toMatchObject({
+      accessLog: false,
+      logSync: true,
+      logPayloads: true,
+      demoFlows: false,
+    });
+    // zod's own defaults would also take y/n and enabled/disabled: the accepted words stay as documented.
+    for (const bad of ['y', 'enabled', 'maybe']) {
+      const err = configError(() => loadConfig({ PENGUIFLOW_LOG_SYNC: bad }));
+      expect(err.message).toBe(`invalid configuration: PENGUIFLOW_LOG_SYNC=${JSON.stringify(bad)}: expected true or false`);
+    }
+  });
+
   it('reads a JSON file by key or variable name; the environment wins', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify({ port: 6000, PENGUIFLOW_QUEUE_MAXSIZE: 8, flows: ['/x.js'], demoFlows: false }));

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubscribeEventsResponse } from '../../src/gen/penguiflow/v1/flow_service_pb.js';
 import type { FlowEvent } from '../../src/gen/penguiflow/v1/events_pb.js';
-import { eventually, sleep, startHarness, value, type Harness } from './helpers/harness.js';
+import { eventually, startHarness, subscribersOf, value, type Harness } from './helpers/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -33,8 +33,10 @@ function subscribe(request: Parameters<Harness['client']['stream']>[1], tenant?:
 describe('GetHistory', () => {
   it('returns a trace\'s events in seq order 1, 2, 3, … with flow, tenant and the client trace id', async () => {
     const res = await h.client.unary('Call', { flow: 'chain5', message: { payload: value(1) } }, { tenant: 'hist', timeoutMs: 2000 });
-    await sleep(20);
-    const { events } = await h.client.unary('GetHistory', { flow: 'chain5', traceId: res.traceId }, { tenant: 'hist' });
+    // The output can reach the caller before the last node_success is logged.
+    const history = () => h.client.unary('GetHistory', { flow: 'chain5', traceId: res.traceId }, { tenant: 'hist' });
+    await eventually(async () => (await history()).events.length >= 10);
+    const { events } = await history();
     expect(events.map((e) => Number(e.seq))).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(events.map((e) => `${e.eventType}:${e.nodeName}`)).toEqual(
       [1, 2, 3, 4, 5].flatMap((i) => [`node_start:hop${i}`, `node_success:hop${i}`]),
@@ -49,8 +51,9 @@ describe('GetHistory', () => {
 
   it('includes retries and the final failure with diagnostic extra fields', async () => {
     const res = await h.client.unary('Call', { flow: 'flaky', message: { payload: value({ failures: 9 }) } }, { timeoutMs: 3000 });
-    await sleep(20);
-    const { events } = await h.client.unary('GetHistory', { flow: 'flaky', traceId: res.traceId });
+    const history = () => h.client.unary('GetHistory', { flow: 'flaky', traceId: res.traceId });
+    await eventually(async () => (await history()).events.some((e) => e.eventType === 'node_failed'));
+    const { events } = await history();
     const types = events.map((e) => e.eventType);
     expect(types.filter((t) => t === 'node_retry')).toHaveLength(3);
     expect(types.at(-1)).toBe('node_failed');
@@ -64,20 +67,25 @@ describe('GetHistory', () => {
 describe('SubscribeEvents', () => {
   it('streams live events filtered by flow and event type, only the caller\'s tenant', async () => {
     const sub = subscribe({ flow: 'echo', eventTypes: ['node_success'] }, 'live');
-    await sleep(50);
-    await h.client.unary('Call', { flow: 'echo', message: { payload: value(1) } }, { tenant: 'live', timeoutMs: 2000 });
+    await eventually(() => subscribersOf(h.server, 'live') === 1);
+    const first = await h.client.unary('Call', { flow: 'echo', message: { payload: value(1) } }, { tenant: 'live', timeoutMs: 2000 });
     await h.client.unary('Call', { flow: 'chain5', message: { payload: value(1) } }, { tenant: 'live', timeoutMs: 2000 });
     await h.client.unary('Call', { flow: 'echo', message: { payload: value(1) } }, { tenant: 'someone-else', timeoutMs: 2000 });
-    await eventually(() => sub.events.length >= 1);
-    await sleep(50);
+    // A last matching event: once it arrives, anything wrongly let through before it has arrived too.
+    const last = await h.client.unary('Call', { flow: 'echo', message: { payload: value(1) } }, { tenant: 'live', timeoutMs: 2000 });
+    await eventually(() => sub.events.some((e) => e.traceId === last.traceId));
     sub.stop();
-    expect(sub.events.map((e) => [e.flow, e.eventType, e.tenant, Number(e.seq)])).toEqual([['echo', 'node_success', 'live', 2]]);
+    expect(sub.events.map((e) => [e.traceId, e.flow, e.eventType, e.tenant, Number(e.seq)])).toEqual([
+      [first.traceId, 'echo', 'node_success', 'live', 2],
+      [last.traceId, 'echo', 'node_success', 'live', 2],
+    ]);
     expect((await sub.ended)?.code).toBe(grpc.status.CANCELLED);
   });
 
   it('replays a trace\'s history after after_seq, then continues live with no gap and no duplicate', async () => {
     const { traceId } = await h.client.unary('Emit', { flow: 'stream', message: { payload: value({ chunks: 40, delayMs: 3 }) } });
-    await sleep(30); // some events already happened before the subscription
+    // The trace's first event (node_start) happens before the subscription, the rest while it is open.
+    await eventually(async () => (await h.client.unary('GetHistory', { flow: 'stream', traceId })).events.length >= 1);
     const sub = subscribe({ traceIds: [traceId], afterSeq: 1n });
     await h.client.collect('StreamTrace', { flow: 'stream', traceId }, { timeoutMs: 5000 });
     const { events: history } = await h.client.unary('GetHistory', { flow: 'stream', traceId });
@@ -89,12 +97,14 @@ describe('SubscribeEvents', () => {
 
   it('resumes from the last seq received', async () => {
     const res = await h.client.unary('Call', { flow: 'chain5', message: { payload: value(1) } }, { timeoutMs: 2000 });
-    await sleep(20);
+    await eventually(async () => (await h.client.unary('GetHistory', { flow: 'chain5', traceId: res.traceId })).events.length === 10);
     const sub = subscribe({ traceIds: [res.traceId], afterSeq: 7n });
-    await eventually(() => sub.events.length === 3);
-    await sleep(30);
+    await eventually(() => sub.events.length >= 3);
+    // The trace runs again (its numbering continues): seq 20, live, ends the stream's check.
+    await h.client.unary('Call', { flow: 'chain5', message: { traceId: res.traceId, payload: value(2) } }, { timeoutMs: 2000 });
+    await eventually(() => sub.events.some((e) => Number(e.seq) === 20));
     sub.stop();
-    expect(sub.events.map((e) => Number(e.seq))).toEqual([8, 9, 10]);
+    expect(sub.events.map((e) => Number(e.seq))).toEqual(Array.from({ length: 13 }, (_, i) => i + 8));
   });
 
   it('sees the cancellation lifecycle exactly once', async () => {
@@ -103,7 +113,9 @@ describe('SubscribeEvents', () => {
     await eventually(() => sub.events.some((e) => e.eventType === 'node_start'));
     await h.client.unary('Cancel', { flow: 'slow', traceId });
     await eventually(() => sub.events.some((e) => e.eventType === 'trace_cancel_finish'));
-    await sleep(30);
+    // A new run of the trace: once its node_success arrives, every event of the cancelled run has arrived too.
+    await h.client.unary('Call', { flow: 'slow', message: { traceId, payload: value({ ms: 1 }) } }, { timeoutMs: 2000 });
+    await eventually(() => sub.events.some((e) => e.eventType === 'node_success'));
     sub.stop();
     const types = sub.events.map((e) => e.eventType);
     expect(types.filter((t) => t === 'trace_cancel_start')).toHaveLength(1);
@@ -115,8 +127,14 @@ describe('SubscribeEvents', () => {
   it('does not replay another tenant\'s trace', async () => {
     const res = await h.client.unary('Call', { flow: 'echo', message: { payload: value(1) } }, { tenant: 'owner', timeoutMs: 2000 });
     const sub = subscribe({ traceIds: [res.traceId] }, 'intruder');
-    await sleep(100);
+    await eventually(() => subscribersOf(h.server, 'intruder') === 1);
+    // The intruder runs the same trace id in its own tenant: its events come live, after any replay.
+    await h.client.unary('Call', { flow: 'echo', message: { traceId: res.traceId, payload: value(2) } }, { tenant: 'intruder', timeoutMs: 2000 });
+    await eventually(() => sub.events.some((e) => e.eventType === 'node_success'));
     sub.stop();
-    expect(sub.events).toEqual([]);
+    expect(sub.events.map((e) => [e.tenant, e.eventType, Number(e.seq)])).toEqual([
+      ['intruder', 'node_start', 1],
+      ['intruder', 'node_success', 2],
+    ]);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TraceStatus } from '../../src/gen/penguiflow/v1/messages_pb.js';
-import { payloadOf, sleep, startHarness, value, type Harness } from './helpers/harness.js';
+import { eventually, payloadOf, startHarness, value, type Harness } from './helpers/harness.js';
 import { countingFlow } from './helpers/test-flows.js';
 
 const counter = countingFlow();
@@ -23,7 +23,8 @@ describe('idempotent Emit', () => {
     const second = await h.client.unary('Emit', { flow: 'counter', message: { payload: value('b'), traceId: 'other-id' }, idempotencyKey: 'key-1' });
     expect(first.deduplicated).toBe(false);
     expect(second).toMatchObject({ traceId: first.traceId, deduplicated: true });
-    await sleep(50);
+    // Once no trace of the flow is in flight, a duplicate run would have counted too.
+    await eventually(() => h.server.flows.get('counter').tracesInFlight === 0);
     expect(counter.count() - before).toBe(1);
   });
 
@@ -34,7 +35,7 @@ describe('idempotent Emit', () => {
     );
     expect(new Set(results.map((r) => r.traceId)).size).toBe(1);
     expect(results.filter((r) => !r.deduplicated)).toHaveLength(1);
-    await sleep(50);
+    await eventually(() => h.server.flows.get('counter').tracesInFlight === 0);
     expect(counter.count() - before).toBe(1);
   });
 

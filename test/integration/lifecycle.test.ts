@@ -8,7 +8,8 @@ import { service as healthService } from 'grpc-health-check';
 import { describe, expect, it } from 'vitest';
 import type { CallStreamResponse } from '../../src/gen/penguiflow/v1/flow_service_pb.js';
 import { grpcError } from './helpers/client.js';
-import { eventually, payloadOf, sleep, startHarness, value } from './helpers/harness.js';
+import { eventually, payloadOf, startHarness, subscribersOf, value } from './helpers/harness.js';
+import { opsGet } from './helpers/ops.js';
 
 describe('graceful shutdown', () => {
   it('turns health NOT_SERVING, ends SubscribeEvents with UNAVAILABLE and lets an in-flight Call finish', async () => {
@@ -29,10 +30,10 @@ describe('graceful shutdown', () => {
       sub.on('end', () => resolve(undefined));
     });
     sub.on('data', () => undefined);
-    await sleep(50);
+    await eventually(() => subscribersOf(h.server) === 1);
 
     const inflight = h.client.unary('Call', { flow: 'slow', message: { payload: value({ ms: 200 }) } }, { timeoutMs: 5000 });
-    await sleep(30);
+    await eventually(() => h.server.flows.get('slow').tracesInFlight === 1);
     const closed = h.server.close({ drainTimeoutMs: 400 });
     await eventually(() => statuses.includes('NOT_SERVING'));
     expect((await subEnded)?.code).toBe(grpc.status.UNAVAILABLE);
@@ -46,11 +47,12 @@ describe('graceful shutdown', () => {
   it('refuses new calls once draining', async () => {
     const h = await startHarness();
     const blocker = h.client.stream('CallStream', { flow: 'stream', message: { payload: value({ chunks: 1000, delayMs: 20 }) } }, { timeoutMs: 10_000 });
-    blocker.on('data', () => undefined);
+    let chunks = 0;
+    blocker.on('data', () => chunks++);
     blocker.on('error', () => undefined);
-    await sleep(50);
+    await eventually(() => chunks > 0);
     const closed = h.server.close({ drainTimeoutMs: 300 });
-    await sleep(20);
+    await eventually(async () => JSON.parse((await opsGet(h.server.opsPort, '/readyz')).body).checks.draining === 'draining');
     const late = h.newClient();
     const err = await grpcError(late.unary('ListFlows', {}, { timeoutMs: 1000 }));
     expect(err.code).toBe(grpc.status.UNAVAILABLE);

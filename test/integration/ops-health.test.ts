@@ -3,7 +3,7 @@
  * when a readiness check fails and recovers, and through a drain.
  */
 import { describe, expect, it } from 'vitest';
-import { eventually, payloadOf, sleep, startHarness, value } from './helpers/harness.js';
+import { eventually, payloadOf, startHarness, value } from './helpers/harness.js';
 import { healthCheck, healthClient, opsGet } from './helpers/ops.js';
 
 const SERVICES = ['', 'penguiflow.v1.FlowService'];
@@ -74,7 +74,8 @@ describe('drain', () => {
       const inflight = h.client.unary('Call', { flow: 'slow', message: { payload: value({ ms: 800 }) } }, { timeoutMs: 10_000 });
       const emitted = await h.client.unary('Emit', { flow: 'slow', message: { payload: value({ ms: 900 }) } }, { timeoutMs: 5000 });
       expect(emitted.traceId).not.toBe('');
-      await sleep(50);
+      // The Call's trace is admitted too: both run when the drain starts.
+      await eventually(() => h.server.flows.get('slow').tracesInFlight === 2);
       const t0 = Date.now();
       const closed = h.server.close({ drainTimeoutMs: 8000 });
       const ready = await opsGet(h.server.opsPort, '/readyz');
@@ -105,7 +106,7 @@ describe('drain', () => {
     const h = await startHarness();
     try {
       const blocker = h.client.unary('Call', { flow: 'slow', message: { payload: value({ ms: 400 }) } }, { timeoutMs: 5000 });
-      await sleep(30);
+      await eventually(() => h.server.flows.get('slow').tracesInFlight === 1);
       const closed = h.server.close({ drainTimeoutMs: 3000 });
       await blocker;
       await closed;

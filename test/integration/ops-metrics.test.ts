@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcError } from './helpers/client.js';
-import { eventually, sleep, startHarness, value, type Harness } from './helpers/harness.js';
+import { eventually, handledCount, startHarness, value, type Harness } from './helpers/harness.js';
 import { opsGet, samples, scrape, total } from './helpers/ops.js';
 
 const TRACE_IDS = ['metrics-trace-aaaaaaaa', 'metrics-trace-bbbbbbbb', 'metrics-trace-cccccccc'];
@@ -124,7 +124,8 @@ describe('metrics with PENGUIFLOW_METRICS_TENANT_LABEL=true', () => {
     try {
       await h.client.unary('Call', { flow: 'echo', message: { payload: value(1) } }, { tenant: 'acme', timeoutMs: 5000 });
       await h.client.unary('Call', { flow: 'echo', message: { payload: value(1) } }, { tenant: 'globex', timeoutMs: 5000 });
-      await sleep(20);
+      // The handled counter moves when the response is sent, possibly after the client has it.
+      await eventually(async () => (await handledCount(h.server, 'Call')) === 2);
       const { samples: all } = await scrape(h.server.opsPort);
       expect(total(all, 'penguiflow_node_events_total', { flow: 'echo', event_type: 'node_success', tenant: 'acme' })).toBe(1);
       expect(total(all, 'penguiflow_node_events_total', { flow: 'echo', event_type: 'node_success', tenant: 'globex' })).toBe(1);

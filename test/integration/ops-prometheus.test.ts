@@ -11,9 +11,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startHarness, value, type Harness } from './helpers/harness.js';
+import { startHarness, value, type Harness } from './helpers/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ALERTS = join(ROOT, 'deploy/observability/alerts.yml');
@@ -73,7 +74,8 @@ describe.skipIf(!found && !inCi)('a real Prometheus scraping the server', () => 
         last = err;
       }
       if (Date.now() > end) throw new Error(`${what}: not met in time (${String(last)})\n${promLog.slice(-2000)}`);
-      await sleep(250);
+      // Prometheus scrapes and evaluates once a second: re-ask at a fraction of that.
+      await delay(250);
     }
   }
 
@@ -129,7 +131,7 @@ scrape_configs:
           } catch {
             // not up yet
           }
-          await sleep(250);
+          await delay(250);
         }
         return false;
       })();
@@ -147,7 +149,8 @@ scrape_configs:
           h.client.unary('Call', { flow: 'flaky', message: { payload: value({ n: i }) } }, { timeoutMs: 5000 }).catch(() => undefined),
         ]);
         i++;
-        await sleep(25);
+        // Pacing, not synchronisation: a steady trickle over several scrapes.
+        await delay(25);
       }
     })();
   }, 60_000);

@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLOW_EVENT_TYPES } from '../../src/runtime/index.js';
 import { EmitRequestSchema } from '../../src/gen/penguiflow/v1/flow_service_pb.js';
 import { TestClient, type CallOptions, type StreamRpc, type UnaryRpc } from './helpers/client.js';
-import { value } from './helpers/harness.js';
+import { eventually, value } from './helpers/harness.js';
 import { bearer, healthServing, hsToken, rawStream, rawUnary, TEST_SECRET } from './helpers/security.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -396,7 +396,12 @@ describe('fuzz against a live server process', () => {
     calls.push(client.unary('Emit', { flow: 'echo', message: { payload: value(CANARY), headers: { tenant: 't2' } } }, { metadata: md }));
     for (const t of badTokens) calls.push(client.unary('Call', { flow: 'echo', message: { payload: value(CANARY) } }, { metadata: bearer(t), timeoutMs: 3000 }));
     await Promise.allSettled(calls);
-    await new Promise((r) => setTimeout(r, 300));
+    // Each RPC's access line is written before its answer, in order: once the
+    // line of one more RPC arrives, the lines of all of the above have too.
+    const marks = (): number => logs.split('\n').filter((l) => l.includes('"log":"access"') && l.includes('"method":"ListFlows"')).length;
+    const marked = marks();
+    await client.unary('ListFlows', {}, { metadata: md, timeoutMs: 3000 });
+    await eventually(() => marks() > marked, 10_000);
     expect(logs.length).toBeGreaterThan(1000);
     // Debug logging was on, so the flows' events were logged: the check is not vacuous.
     expect(logs).toContain('node_start');

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallOptions, TestClient } from './helpers/client.js';
 import { grpcError } from './helpers/client.js';
-import { eventually, payloadOf, startHarness, value, type Harness } from './helpers/harness.js';
+import { eventually, payloadOf, startHarness, subscribersOf, value, type Harness } from './helpers/harness.js';
 import { bearer, hsToken, observableError, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from './helpers/security.js';
 
 type Mode = 'jwt' | 'header';
@@ -158,13 +158,18 @@ describe.each<Mode>(['jwt', 'header'])('isolation matrix, auth mode %s', (mode) 
       const seen = { [INTRUDER]: new Set<string>(), [OWNER]: new Set<string>() };
       intruderStream.on('data', (e: { event?: { tenant: string } }) => seen[INTRUDER].add(e.event?.tenant ?? '?'));
       ownerStream.on('data', (e: { event?: { tenant: string } }) => seen[OWNER].add(e.event?.tenant ?? '?'));
+      const traces = { [INTRUDER]: new Set<string>(), [OWNER]: new Set<string>() };
+      intruderStream.on('data', (e: { event?: { traceId: string } }) => traces[INTRUDER].add(e.event?.traceId ?? '?'));
+      ownerStream.on('data', (e: { event?: { traceId: string } }) => traces[OWNER].add(e.event?.traceId ?? '?'));
       intruderStream.on('error', () => undefined);
       ownerStream.on('error', () => undefined);
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => subscribersOf(h.server, OWNER) === 1 && subscribersOf(h.server, INTRUDER) === 1, 5000);
       await ownTrace(OWNER);
       await ownTrace(INTRUDER);
       await eventually(() => seen[OWNER].size > 0 && seen[INTRUDER].size > 0, 5000);
-      await new Promise((r) => setTimeout(r, 100));
+      // One more trace each, last: once a stream has it, any foreign event published before it has arrived too.
+      const [lastOwner, lastIntruder] = [await ownTrace(OWNER), await ownTrace(INTRUDER)];
+      await eventually(() => traces[OWNER].has(lastOwner) && traces[INTRUDER].has(lastIntruder), 5000);
       intruderStream.cancel();
       ownerStream.cancel();
       expect([...seen[INTRUDER]]).toEqual([INTRUDER]);

@@ -116,7 +116,8 @@ describe('the same flood without a tenant quota (control)', () => {
 
   it('tenant B queues behind A\'s flood and is refused at the ingress (flow:work) — what the quota prevents', async () => {
     const floodDone = flood(h.newClient());
-    await new Promise((r) => setTimeout(r, 300));
+    // Workers busy, ingress queue full, more of A's emits waiting behind it.
+    await eventually(() => h.server.flows.get('work').stats().runtime.blockedEmits > 0, 5000);
     const err = await grpcError(h.client.unary('Call', { flow: 'work', message: { payload: value({ ms: 5 }) } }, { tenant: 'tenant-b', timeoutMs: 2000 }));
     expect([grpc.status.RESOURCE_EXHAUSTED, grpc.status.DEADLINE_EXCEEDED]).toContain(err.code);
     if (err.code === grpc.status.RESOURCE_EXHAUSTED) {

@@ -7,13 +7,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../src/state/index.js';
 import { TestClient } from './helpers/client.js';
-import { eventually, sleep, value } from './helpers/harness.js';
+import { eventually, value } from './helpers/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'dist/server/main.js');
@@ -35,7 +36,8 @@ async function start(db: string): Promise<{ child: ChildProcess; port: number; c
       return await startOnce(db);
     } catch (err) {
       if (attempt >= 3) throw err;
-      await sleep(1000);
+      // Retry backoff, not synchronisation: give a concurrent rebuild of dist/ time to finish.
+      await delay(1000);
     }
   }
 }

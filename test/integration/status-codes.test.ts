@@ -6,7 +6,7 @@ import type { JsonValue } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorDetails, grpcError, violatedFields } from './helpers/client.js';
-import { startHarness, value, type Harness } from './helpers/harness.js';
+import { eventually, recordOf, startHarness, value, type Harness } from './helpers/harness.js';
 import { blockingFlow } from './helpers/test-flows.js';
 
 const LIMIT = 64 * 1024;
@@ -225,7 +225,8 @@ describe('RESOURCE_EXHAUSTED', () => {
     const running = await h.client.unary('Emit', { flow: 'blocking', message: { payload: value(1) } });
     const queued = await h.client.unary('Emit', { flow: 'blocking', message: { payload: value(2) } });
     const refused = grpcError(h.client.unary('Emit', { flow: 'blocking', message: { traceId: 'never-admitted', payload: value(3) } }, { timeoutMs: 5000 }));
-    await new Promise((r) => setTimeout(r, 20));
+    // The Emit waits for admission (its record exists, not admitted) when the Fetch arrives.
+    await eventually(() => recordOf(h.server, 'blocking', 'never-admitted')?.pendingEmits === 1);
     const waiting = grpcError(h.client.unary('Fetch', { flow: 'blocking', traceId: 'never-admitted' }, { timeoutMs: 5000 }));
     expect((await refused).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect((await waiting).code).toBe(grpc.status.NOT_FOUND);

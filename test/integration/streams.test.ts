@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallStreamResponse, StreamTraceResponse } from '../../src/gen/penguiflow/v1/flow_service_pb.js';
 import { TraceStatus } from '../../src/gen/penguiflow/v1/messages_pb.js';
 import { collectStream, grpcError } from './helpers/client.js';
-import { eventually, payloadOf, sleep, startHarness, value, type Harness } from './helpers/harness.js';
+import { eventually, handledCount, payloadOf, recordOf, startHarness, value, type Harness } from './helpers/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -98,7 +98,11 @@ describe('CallStream', () => {
 describe('StreamTrace', () => {
   it('loses nothing when it subscribes right after Emit, even after the trace ended', async () => {
     const { traceId } = await h.client.unary('Emit', { flow: 'stream', message: { payload: value({ chunks: 3 }) } });
-    await sleep(100); // the trace has ended by now; its updates wait in the server
+    // The trace ends before anyone reads it: its updates (3 chunks, the output) wait in the server.
+    await eventually(() => {
+      const record = recordOf(h.server, 'stream', traceId);
+      return record?.buffered === 4 && h.server.flows.get('stream').flow.traceOutcome(record.key) !== undefined;
+    });
     const { items, error } = await h.client.collect('StreamTrace', { flow: 'stream', traceId }, { timeoutMs: 2000 });
     expect(error).toBeUndefined();
     expect(shape(items)).toEqual(['chunk', 'chunk', 'chunk', 'output', 'end']);
@@ -130,8 +134,10 @@ describe('StreamTrace', () => {
     call.on('data', (m: StreamTraceResponse) => seen.push(m));
     call.on('error', () => undefined);
     await eventually(() => seen.length >= 2);
+    const cancelledBefore = await handledCount(h.server, 'StreamTrace', 'Canceled');
     call.cancel();
-    await sleep(30);
+    // The server has seen the cancel and ended the first stream.
+    await eventually(async () => (await handledCount(h.server, 'StreamTrace', 'Canceled')) === cancelledBefore + 1);
     const resumed = await h.client.collect('StreamTrace', { flow: 'stream', traceId }, { timeoutMs: 5000 });
     expect(endStatus(resumed.items)).toBe(TraceStatus.COMPLETED);
     const chunkSeqs = (items: StreamTraceResponse[]): number[] =>

@@ -16,7 +16,7 @@ import { jwtAuth } from './jwt.js';
 import { mtlsAuth } from './mtls.js';
 import { noneAuth } from './none.js';
 import { ConfigError, type AuthMode, type ServerConfig } from '../config.js';
-import type { Interceptor } from '../../rpc/call.js';
+import type { Interceptor } from '../../rpc/interceptor.js';
 
 /** The settings the auth modes read. */
 export type AuthSettings = Pick<ServerConfig, 'jwtSecret' | 'jwksFile' | 'jwtIssuer' | 'jwtAudience' | 'jwtClockSkewMs' | 'tenantClaim' | 'tlsCert' | 'tlsKey' | 'tlsClientCa'>;

@@ -4,7 +4,7 @@
  * Safe only when nothing but the sidecar can reach the server's port.
  */
 import { TENANT_HEADER, tenantFromHeader } from './none.js';
-import type { Interceptor } from '../../rpc/call.js';
+import type { Interceptor } from '../../rpc/interceptor.js';
 import { ServiceError } from '../../rpc/service-error.js';
 
 /**

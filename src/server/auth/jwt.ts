@@ -10,10 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import type { Metadata } from '@grpc/grpc-js';
 import { TENANT_PATTERN } from './none.js';
 import { ConfigError } from '../config.js';
-import type { Interceptor } from '../../rpc/call.js';
+import type { Interceptor } from '../../rpc/interceptor.js';
+import type { RpcMetadata } from '../../rpc/metadata.js';
 import { ServiceError } from '../../rpc/service-error.js';
 
 /** Shortest HS256 secret accepted (RFC 7518 §3.2: at least the hash size). */
@@ -72,7 +72,7 @@ function loadKey(opts: JwtAuthOptions): { key: Key; algorithms: string[] } {
 }
 
 /** The raw token of `authorization: Bearer <token>`. @throws ServiceError UNAUTHENTICATED */
-export function bearerToken(metadata: Metadata): string {
+export function bearerToken(metadata: RpcMetadata): string {
   const values = metadata.get('authorization');
   if (values.length === 0) throw unauthenticated('missing credentials: expected authorization: Bearer <token>', 'MISSING_CREDENTIALS');
   const value = values[0];

@@ -10,7 +10,7 @@
  */
 import type { PeerCertificate } from 'node:tls';
 import { TENANT_PATTERN } from './none.js';
-import type { Interceptor } from '../../rpc/call.js';
+import type { Interceptor } from '../../rpc/interceptor.js';
 import { ServiceError } from '../../rpc/service-error.js';
 
 /** URI SAN scheme that names the tenant. */

@@ -2,8 +2,8 @@
  * Auth mode `none`: no credentials; the tenant comes from the `x-tenant-id`
  * header or defaults to `default`. For local development only.
  */
-import type { Metadata } from '@grpc/grpc-js';
-import type { Interceptor } from '../../rpc/call.js';
+import type { Interceptor } from '../../rpc/interceptor.js';
+import type { RpcMetadata } from '../../rpc/metadata.js';
 import { ServiceError } from '../../rpc/service-error.js';
 
 /** Metadata key naming the caller's tenant in `none` (and, later, `header`) mode. */
@@ -22,7 +22,7 @@ export const TENANT_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
  *   outside {@link TENANT_PATTERN} (it is the caller's identity claim, not a
  *   request field).
  */
-export function tenantFromHeader(metadata: Metadata): string | undefined {
+export function tenantFromHeader(metadata: RpcMetadata): string | undefined {
   const values = metadata.get(TENANT_HEADER);
   if (values.length === 0) return undefined;
   const value = values[0];

@@ -6,10 +6,12 @@
  */
 import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Metadata } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
+import { onceOrAbort } from '../../internal/once-or-abort.js';
 import type { ActiveCall, CallRegistry } from '../../rpc/call-registry.js';
-import { compose, runNext, type Identity, type Interceptor, type RpcCall } from '../../rpc/call.js';
+import type { Identity, RpcCall } from '../../rpc/call.js';
+import { compose, runNext, type Interceptor } from '../../rpc/interceptor.js';
+import type { RpcMetadata } from '../../rpc/metadata.js';
 import type { DecodedRequest } from './service-definition.js';
 import { ServiceError, toServiceError } from '../../rpc/service-error.js';
 import { toGrpcStatus, type GrpcStatusObject } from './grpc-status.js';
@@ -64,7 +66,8 @@ function deadlineOf(call: GrpcCall<unknown>): number | undefined {
 class BoundCall<Req> implements RpcCall<Req>, ActiveCall {
   readonly request: Req;
   readonly requestBytes: number;
-  readonly metadata: Metadata;
+  /** grpc-js' `Metadata`, which has the shape of {@link RpcMetadata}: passed as is. */
+  readonly metadata: RpcMetadata;
   readonly deadline: number | undefined;
   readonly endOnDrain: boolean;
   identity: Identity | undefined = undefined;
@@ -223,34 +226,17 @@ export function bindServerStream<Req, Res>(
     const prepared = new BoundCall(method, call, ctx.calls, opts, decoded.message, decoded.bytes);
     const signal = prepared.signal;
     const sink: StreamSink<Res> = {
-      send: (response) =>
-        new Promise<void>((resolve, reject) => {
-          if (signal.aborted) {
-            reject(signal.reason as Error);
-            return;
-          }
-          let accepted: boolean;
-          try {
-            accepted = call.write(response);
-          } catch (err) {
-            reject(err);
-            return;
-          }
-          if (accepted) {
-            resolve();
-            return;
-          }
-          const onDrain = (): void => {
-            signal.removeEventListener('abort', onAbort);
-            resolve();
-          };
-          const onAbort = (): void => {
-            call.removeListener('drain', onDrain);
-            reject(signal.reason as Error);
-          };
-          call.once('drain', onDrain);
-          signal.addEventListener('abort', onAbort, { once: true });
-        }),
+      send: (response) => {
+        if (signal.aborted) return Promise.reject(signal.reason as Error);
+        let accepted: boolean;
+        try {
+          accepted = call.write(response);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        // A full transport buffer: wait for it to drain, or for the call to end.
+        return accepted ? Promise.resolve() : onceOrAbort(call, 'drain', signal);
+      },
     };
     const chain = compose(ctx.interceptors, (rpc) => handler(rpc as RpcCall<Req>, sink));
     runNext(chain, prepared).then(

@@ -56,7 +56,7 @@ export async function admit(ctx: HandlerContext, call: RpcCall<AdmitRequest>): P
   call.traceId = inbound.message.traceId;
   // The caller's W3C trace context (gRPC metadata) rides in the message meta.
   if (call.traceparent !== undefined) inbound.message.meta.traceparent = call.traceparent;
-  const hosted = ctx.host.get(req.flow);
+  const hosted = ctx.catalog.get(req.flow);
   if (inbound.requestedTenant !== '' && inbound.requestedTenant !== tenant) {
     throw new ServiceError('PERMISSION_DENIED', 'message.headers.tenant differs from the caller\'s tenant', { reason: 'TENANT_MISMATCH' });
   }

@@ -23,7 +23,7 @@ export function getHistoryHandler(ctx: HandlerContext): UnaryHandler<GetHistoryR
     checkFlowName(v, call.request.flow);
     checkTraceId(v, call.request.traceId);
     v.throwIfAny();
-    const hosted = ctx.host.get(call.request.flow);
+    const hosted = ctx.catalog.get(call.request.flow);
     const stored = await ctx.eventLog.history(tenant, call.request.traceId);
     const events = (stored ?? []).filter((e) => e.flow === hosted.name);
     if (events.length === 0 && hosted.record(tenant, call.request.traceId) === undefined) {

@@ -3,14 +3,14 @@
  */
 import type { Logger } from 'pino';
 import type { EventLog } from '../../host/event-log.js';
-import type { FlowHost } from '../../host/flow-catalog.js';
+import type { FlowCatalog } from '../../host/flow-catalog.js';
 import type { MessageLimits } from '../codec/inbound-message.js';
 import type { TenantQuota } from '../../host/tenant-quota.js';
 import type { FixedDelayTimers } from '../../internal/fixed-delay-timers.js';
 
 /** Shared, immutable dependencies of the handlers. */
 export interface HandlerContext {
-  readonly host: FlowHost;
+  readonly catalog: FlowCatalog;
   readonly eventLog: EventLog;
   readonly limits: MessageLimits;
   /** Cancel the trace when a Call/CallStream client cancels or its deadline passes. */

@@ -12,6 +12,6 @@ import type { HandlerContext } from './handler-context.js';
 export function listFlowsHandler(ctx: HandlerContext): UnaryHandler<ListFlowsRequest, ListFlowsResponse> {
   return (call) => {
     identityOf(call);
-    return Promise.resolve(create(ListFlowsResponseSchema, { flows: ctx.host.list().map((f) => flowInfo(f.info)) }));
+    return Promise.resolve(create(ListFlowsResponseSchema, { flows: ctx.catalog.list().map((f) => flowInfo(f.info)) }));
   };
 }

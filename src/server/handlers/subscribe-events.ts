@@ -53,7 +53,7 @@ export function subscribeEventsHandler(ctx: HandlerContext): ServerStreamHandler
     else req.traceIds.forEach((id, i) => checkTraceId(v, id, `trace_ids[${i}]`));
     checkEventTypes(v, req.eventTypes);
     v.throwIfAny();
-    const flow = req.flow === '' ? undefined : ctx.host.get(req.flow).name;
+    const flow = req.flow === '' ? undefined : ctx.catalog.get(req.flow).name;
     const afterSeq = req.afterSeq > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(req.afterSeq);
     const traces = req.traceIds.length > 0 ? new Set(req.traceIds) : undefined;
     const types = req.eventTypes.length > 0 ? new Set(req.eventTypes) : undefined;

@@ -34,7 +34,7 @@ export function findTrace(ctx: HandlerContext, call: RpcCall<TraceRequest>): Fou
   checkFlowName(v, call.request.flow);
   checkTraceId(v, call.request.traceId);
   v.throwIfAny();
-  const hosted = ctx.host.get(call.request.flow);
+  const hosted = ctx.catalog.get(call.request.flow);
   const record = hosted.record(tenant, call.request.traceId);
   if (record === undefined) throw ServiceError.traceNotFound(call.request.traceId);
   return { hosted, record, tenant };

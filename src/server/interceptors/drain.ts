@@ -2,7 +2,7 @@
  * Refuses new calls while the server drains.
  */
 import type { CallRegistry } from '../../rpc/call-registry.js';
-import type { Interceptor } from '../../rpc/call.js';
+import type { Interceptor } from '../../rpc/interceptor.js';
 import { ServiceError } from '../../rpc/service-error.js';
 
 /**

@@ -1,11 +1,14 @@
 /**
  * Starts a real server in process on an ephemeral port for a test file.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
 import { ValueSchema, type Value } from '@bufbuild/protobuf/wkt';
 import type { Message as WireMessage } from '../../../src/gen/penguiflow/v1/messages_pb.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { resolveConfig, startServer, type RunningServer, type ServerConfig, type StartServerOptions } from '../../../src/server/index.js';
+import { DEFAULT_TENANT, resolveConfig, startServer, type RunningServer, type ServerConfig, type StartServerOptions } from '../../../src/server/index.js';
+import { StoreEventLog } from '../../../src/host/store-event-log.js';
+import type { TraceRecord } from '../../../src/host/trace-record.js';
 import { TestClient } from './client.js';
 
 /** A running server with a client connected to it. */
@@ -53,17 +56,43 @@ export function payloadOf(msg: WireMessage | undefined): JsonValue {
   return toJson(ValueSchema, msg.payload);
 }
 
-/** Waits `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until it returns true or `timeoutMs` passes. */
+/**
+ * Resolves once `check` holds, re-checking every few milliseconds; throws
+ * after `timeoutMs`. How tests synchronise: on a condition the server or
+ * client exposes (a status, a count, a metric, a log line), never on time.
+ */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
     if (Date.now() > until) throw new Error('condition not met in time');
-    await sleep(10);
+    await delay(10);
   }
+}
+
+/** The server's record of a trace (running or still remembered), if any. */
+export function recordOf(server: RunningServer, flow: string, traceId: string, tenant = DEFAULT_TENANT): TraceRecord | undefined {
+  return server.flows.get(flow).record(tenant, traceId);
+}
+
+/** Readers (Fetch, Call, CallStream, StreamTrace) waiting in the server for the trace's next update. */
+export function readersOf(server: RunningServer, flow: string, traceId: string, tenant = DEFAULT_TENANT): number {
+  return recordOf(server, flow, traceId, tenant)?.waiting ?? 0;
+}
+
+/** Live SubscribeEvents listeners of `tenant` in the server (registered before their replay is read). */
+export function subscribersOf(server: RunningServer, tenant = DEFAULT_TENANT): number {
+  if (!(server.eventLog instanceof StoreEventLog)) throw new Error('subscribersOf needs the store-backed event log');
+  return server.eventLog.subscribers(tenant);
+}
+
+/** RPCs of `method` the server's metrics count as handled (with `code` when given, spelled as the `grpc_code` label: `OK`, `Canceled`, …). */
+export async function handledCount(server: RunningServer, method: string, code?: string): Promise<number> {
+  let n = 0;
+  for (const line of (await server.metrics.render()).split('\n')) {
+    if (!line.startsWith('grpc_server_handled_total{') || !line.includes(`grpc_method="${method}"`)) continue;
+    if (code !== undefined && !line.includes(`grpc_code="${code}"`)) continue;
+    n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return n;
 }

@@ -1,7 +1,9 @@
 /**
- * InMemoryEventLog stores events flattened (numbers in one buffer per
- * trace, origins interned, rare fields aside); what `history` returns must
- * be exactly what was appended, in order, with gap-free seqs.
+ * InMemoryEventLog is the store-backed event log over a MemoryStateStore:
+ * what `history` returns must be exactly what was appended, in order, with
+ * gap-free seqs, whether the events still wait in the write buffer or are
+ * in the store; and the store keeps every running trace's history and the
+ * last `maxReleasedTraces` ended ones.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -62,7 +64,7 @@ function toEvent(a: Arb): FlowEvent {
 }
 
 describe('InMemoryEventLog', () => {
-  it('returns every appended event unchanged, per (tenant, trace id), with seqs 1, 2, 3, … (property)', async () => {
+  it('returns every appended event unchanged, per (tenant, trace id), with seqs 1, 2, 3, …, before and after the write (property)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(arbEvent, { maxLength: 60 }), async (arbs) => {
         const log = new InMemoryEventLog({ retentionMs: 60_000, maxReleasedTraces: 100 });
@@ -73,17 +75,21 @@ describe('InMemoryEventLog', () => {
           const key = `${a.tenant}/${a.traceId}`;
           expected.set(key, [...(expected.get(key) ?? []), { flow: a.flow, event }]);
         }
-        for (const [key, events] of expected) {
-          const [tenant, traceId] = key.split('/') as [string, string];
-          const got = (await log.history(tenant, traceId))!;
-          expect(got.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-          got.forEach((g, i) => {
-            expect(g).toMatchObject({ tenant, traceId, flow: events[i]!.flow });
-            expect({ ...g.event }).toEqual({ ...events[i]!.event });
-          });
-          const after = (await log.history(tenant, traceId, 2))!;
-          expect(after.map((e) => e.seq)).toEqual(events.slice(2).map((_, i) => i + 3));
+        for (const written of [false, true]) {
+          if (written) await log.writer.flush();
+          for (const [key, events] of expected) {
+            const [tenant, traceId] = key.split('/') as [string, string];
+            const got = (await log.history(tenant, traceId))!;
+            expect(got.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+            got.forEach((g, i) => {
+              expect(g).toMatchObject({ tenant, traceId, flow: events[i]!.flow });
+              expect({ ...g.event }).toEqual({ ...events[i]!.event });
+            });
+            const after = (await log.history(tenant, traceId, 2))!;
+            expect(after.map((e) => e.seq)).toEqual(events.slice(2).map((_, i) => i + 3));
+          }
         }
+        await log.close();
       }),
       { numRuns: 200 },
     );
@@ -94,55 +100,46 @@ describe('InMemoryEventLog', () => {
     for (let i = 0; i < 3000; i++) {
       log.append('chain5', 'acme', 't', toEvent({ ...sample(), attempt: i, extra: i % 7 === 0 ? { n: i } : {} }));
     }
+    await log.writer.flush();
     const got = (await log.history('acme', 't'))!;
     expect(got.map((e) => e.seq)).toEqual([2996, 2997, 2998, 2999, 3000]);
     expect(got.map((e) => e.event.attempt)).toEqual([2995, 2996, 2997, 2998, 2999]);
     expect(got.map((e) => e.event.extra)).toEqual([2995, 2996, 2997, 2998, 2999].map((i) => (i % 7 === 0 ? { n: i } : {})));
     expect((await log.history('acme', 't', 2998))!.map((e) => e.seq)).toEqual([2999, 3000]);
+    await log.close();
   });
 
-  it('forgets released traces oldest release first, over the cap or past the retention, and never a retained one', async () => {
+  it('keeps the history of running traces and of the last maxReleasedTraces ended ones, forgetting the oldest end first', async () => {
     const log = new InMemoryEventLog({ retentionMs: 1000, maxReleasedTraces: 3 });
     const ids = ['a', 'b', 'c', 'd', 'e'];
+    // As a hosted flow does: retain and record the start, then events.
     for (const id of ids) {
       log.retain('acme', id);
+      log.traceStarted('acme', 'f', id);
       log.append('f', 'acme', id, toEvent(sample()));
     }
-    // Release order: b, a, d, c (e stays retained); then b is re-retained.
-    // Every release below happens at or after t.
-    const t = Date.now();
-    for (const id of ['b', 'a', 'd', 'c']) log.release('acme', id);
-    log.retain('acme', 'b');
-    log.release('acme', 'e');
-    // Released now: a, d, c, e (cap 3): a, the oldest release, is gone.
     const known = async (): Promise<string[]> => {
       const out: string[] = [];
       for (const id of ids) if ((await log.history('acme', id)) !== undefined) out.push(id);
       return out;
     };
-    expect(await known()).toEqual(['b', 'c', 'd', 'e']);
-    expect(log.traceCount).toBe(4);
-    log.sweep(t + 999);
-    expect(await known()).toEqual(['b', 'c', 'd', 'e']);
+    // End order: b, a, d, c; e keeps running.
+    for (const id of ['b', 'a', 'd', 'c']) {
+      log.traceEnded('acme', 'f', id, 'COMPLETED');
+      log.release('acme', id);
+    }
+    await log.writer.flush();
+    // Four ended against a cap of 3: b, the oldest end, is gone; e runs and stays.
+    expect(await known()).toEqual(['a', 'c', 'd', 'e']);
+    // Past the numbering's retention the history is still there: it goes with the history retention.
     log.sweep(Date.now() + 1000);
-    // Everything released has expired; b is still retained.
-    expect(await known()).toEqual(['b']);
-    log.release('acme', 'b');
-    log.sweep(Date.now() + 1000);
-    expect(await known()).toEqual([]);
-    expect(log.traceCount).toBe(0);
-  });
-
-  it('still records the origin of events once the intern table is full', async () => {
-    const log = new InMemoryEventLog({ retentionMs: 60_000, maxReleasedTraces: 10, maxEventsPerTrace: 100_000 });
-    const n = 65_536 + 10;
-    for (let i = 0; i < n; i++) log.append('f', 'acme', 't', toEvent({ ...sample(), node: { name: `node${i}`, id: `id${i}` } }));
-    const got = (await log.history('acme', 't', n - 3))!;
-    expect(got.map((e) => [e.event.nodeName, e.event.nodeId, e.flow])).toEqual([
-      [`node${n - 3}`, `id${n - 3}`, 'f'],
-      [`node${n - 2}`, `id${n - 2}`, 'f'],
-      [`node${n - 1}`, `id${n - 1}`, 'f'],
-    ]);
+    expect(await known()).toEqual(['a', 'c', 'd', 'e']);
+    expect(log.traceCount).toBe(1); // only e's numbering stays in memory
+    // Pruned past the 7-day history retention, as every store is: only e, still running, is known (with no stored events).
+    await log.prune(Date.now() + 8 * 24 * 3_600_000);
+    expect(await known()).toEqual(['e']);
+    expect(await log.history('acme', 'e')).toEqual([]);
+    await log.close();
   });
 });
 

@@ -45,4 +45,22 @@ describe('TraceTable', () => {
     expect(table.get('t\u001fr')).toBe(running);
     expect([table.size, table.endedCount]).toEqual([1, 0]);
   });
+  it('signals idle when the last running record ends or is forgotten, and not while one still runs', async () => {
+    const table = new TraceTable({ capacity: 4, retentionMs: 1000, maxEnded: 10 });
+    await table.whenIdle(); // nothing runs: at once
+    const [a, b] = ['a', 'b'].map((id) => table.create(`t\u001f${id}`, 't', id)) as [TraceRecord, TraceRecord];
+    let idle = false;
+    const waiting = table.whenIdle().then(() => (idle = true));
+    end(table, a, 1);
+    await Promise.resolve();
+    expect([idle, table.running]).toEqual([false, 1]);
+    // A record given up before admission leaves without ending: it counts too.
+    table.delete(b);
+    await waiting;
+    expect([idle, table.running]).toEqual([true, 0]);
+    // Re-emitting an ended trace makes the table busy again.
+    a.reopen();
+    table.markRunning(a);
+    expect(table.running).toBe(1);
+  });
 });

@@ -3,7 +3,7 @@
  * sqlite.test.ts and postgres.test.ts against their store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventRecord, ServiceStateStore, TraceRecordRow } from '../../../src/state/index.js';
+import type { EventRecord, ServiceStateStore, StoredTrace } from '../../../src/state/index.js';
 import { WriteBehind } from '../../../src/state/index.js';
 
 /** How a test file provides its store. */
@@ -37,7 +37,7 @@ function ev(tenant: string, traceId: string, seq: number, extra: Partial<EventRe
   };
 }
 
-function row(tenant: string, traceId: string, status: string, at: number, extra: Partial<TraceRecordRow> = {}): TraceRecordRow {
+function row(tenant: string, traceId: string, status: string, at: number, extra: Partial<StoredTrace> = {}): StoredTrace {
   return { tenant, traceId, flow: 'chain5', status, createdAt: at, updatedAt: at, endedAt: status === 'RUNNING' ? undefined : at, ...extra };
 }
 
