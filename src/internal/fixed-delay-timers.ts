@@ -1,7 +1,7 @@
 /**
  * Many timeouts of one fixed delay on a single Node timer.
  */
-import { Fifo } from './fifo.js';
+import { Deque } from './deque.js';
 
 /** A scheduled timeout of {@link FixedDelayTimers}. */
 export interface FixedDelayTimer {
@@ -36,7 +36,7 @@ class Entry implements FixedDelayTimer {
  */
 export class FixedDelayTimers {
   readonly delayMs: number;
-  readonly #entries = new Fifo<Entry>();
+  readonly #entries = new Deque<Entry>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedFor = Infinity;
 

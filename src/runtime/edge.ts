@@ -1,4 +1,4 @@
-import { Deque } from './deque.js';
+import { Deque } from '../internal/deque.js';
 import type { TraceState } from './trace-state.js';
 
 /** A message in transit and the trace it belongs to (undefined: untraced). */

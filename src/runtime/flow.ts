@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { EmitChunkArgs } from './context.js';
 import { waitInQueue } from '../internal/abortable-wait.js';
 import { OldestFirst } from '../internal/oldest-first.js';
-import { Deque } from './deque.js';
+import { Deque } from '../internal/deque.js';
 import { Edge, type Item } from './edge.js';
 import {
   DeadlineExceededError,

@@ -1,17 +1,21 @@
 /**
- * A growable ring-buffer FIFO.
+ * The one queue of the code base: a growable ring buffer, FIFO with O(1)
+ * `push`, `shift` and `unshift`.
  *
- * Every queue on the runtime's hot path (edges, fetch buffers, waiter lists)
- * is one of these: `Array.prototype.shift` is O(n) on large arrays, and a
- * ring buffer keeps push/shift O(1) without allocating per element.
- *
- * @internal Not part of the public API; exported for the runtime's own use.
+ * Why not an array: `Array.prototype.shift` is O(n) once an array leaves V8's
+ * small-array fast path, and every queue here is shifted on its hot path (the
+ * runtime's edges, output buffers and waiter lists; the host's trace records
+ * and quota waiters; event subscriptions). A power-of-two ring indexed by a
+ * mask keeps push/shift O(1) and allocates only when it doubles.
+ * test/unit/internal/deque.test.ts checks it against an array doing the same
+ * operations, so it cannot drift from the array semantics it replaces.
  */
 export class Deque<T> {
   #buf: (T | undefined)[];
   #head = 0;
   #size = 0;
 
+  /** `initialCapacity` is rounded up to a power of two (at least 8). */
   constructor(initialCapacity = 8) {
     let cap = 8;
     while (cap < initialCapacity) cap *= 2;
@@ -30,6 +34,14 @@ export class Deque<T> {
     this.#size++;
   }
 
+  /** Puts `value` back at the head: it becomes the next {@link shift}. */
+  unshift(value: T): void {
+    if (this.#size === this.#buf.length) this.#grow();
+    this.#head = (this.#head - 1) & (this.#buf.length - 1);
+    this.#buf[this.#head] = value;
+    this.#size++;
+  }
+
   /** Removes and returns the head, or `undefined` when empty. */
   shift(): T | undefined {
     if (this.#size === 0) return undefined;
@@ -40,12 +52,12 @@ export class Deque<T> {
     return value;
   }
 
-  /** Returns the head without removing it. */
+  /** The head without removing it; `undefined` when empty. */
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#buf[this.#head];
   }
 
-  /** Removes every element; keeps the allocated capacity small. */
+  /** Removes every element and shrinks back to the minimum capacity. */
   clear(): void {
     this.#buf = new Array<T | undefined>(8);
     this.#head = 0;
@@ -53,8 +65,27 @@ export class Deque<T> {
   }
 
   /**
-   * Keeps only the elements for which `keep` returns true, preserving order,
-   * and returns the removed ones (in order).
+   * Removes the first element identical (`===`) to `value`, keeping the
+   * order of the rest. O(n): meant for rare removals, such as a waiter whose
+   * call was aborted.
+   *
+   * @returns true when it was found and removed.
+   */
+  remove(value: T): boolean {
+    const mask = this.#buf.length - 1;
+    for (let i = 0; i < this.#size; i++) {
+      if (this.#buf[(this.#head + i) & mask] !== value) continue;
+      for (let j = i; j < this.#size - 1; j++) this.#buf[(this.#head + j) & mask] = this.#buf[(this.#head + j + 1) & mask];
+      this.#buf[(this.#head + this.#size - 1) & mask] = undefined;
+      this.#size--;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Removes the elements for which `drop` returns true, keeping the order of
+   * the rest, and returns the removed ones in order.
    */
   removeWhere(drop: (value: T) => boolean): T[] {
     const removed: T[] = [];
