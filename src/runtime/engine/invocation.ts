@@ -1,7 +1,7 @@
-import type { Context, EmitChunkArgs } from './context.js';
-import type { Message, StreamChunk } from './message.js';
-import type { Node } from './node.js';
-import type { PlaybookFactory } from './playbook.js';
+import type { Context, EmitChunkArgs } from '../context.js';
+import type { Message, StreamChunk } from '../message.js';
+import type { Node } from '../node.js';
+import type { PlaybookFactory } from '../playbook.js';
 import type { TraceState } from './trace-state.js';
 
 /** What an {@link Invocation} needs from the flow that runs it. */
@@ -22,8 +22,6 @@ const NOOP = (): void => {};
  * most nodes never do and an `AbortController` per hop is measurable. The
  * runtime never depends on the signal: `race` lets it stop waiting for code
  * that ignores cancellation.
- *
- * @internal
  */
 export class Invocation implements Context {
   #controller: AbortController | undefined;
