@@ -26,9 +26,11 @@ import { TraceLifecycle } from './trace-lifecycle.js';
  * | `chunks` | stream chunk numbering |
  * | `bus` | events to middlewares and the state store |
  *
- * Parts call each other through the engine (`this.#e.rookery.serve(…)`),
- * so each file shows which concept it hands over to. Nothing here is public:
- * `Flow` is the facade.
+ * Parts are built in this order and call each other by name
+ * (`this.#e.rookery.serve(…)`), so each file shows which concept it hands
+ * over to; on the per-hop path (scheduler, executor) a part keeps the parts
+ * built before it in fields of its own. Nothing here is public: `Flow` is
+ * the facade.
  */
 export class Engine {
   readonly graph: Graph;
@@ -62,8 +64,8 @@ export class Engine {
     this.traces = new TraceLifecycle(this, options.endedTraceCacheSize ?? 10_000);
     this.rookery = new Rookery(this);
     this.scheduler = new Scheduler(this);
-    this.executor = new Executor(this);
     this.context = new ContextHost(this);
+    this.executor = new Executor(this);
   }
 
   /** Where middleware, store and hook failures are logged: the flow's logger, else the runtime's. */

@@ -4,11 +4,16 @@ import { DeadlineExceededError, FlowError, FlowErrorCode, FlowStoppedError, Node
 import { describeError } from '../logger.js';
 import { isMessage, type Message } from '../message.js';
 import { backoffMs } from '../policy.js';
+import type { ContextHost } from './context-host.js';
 import type { Item } from './edge.js';
 import type { Engine } from './engine.js';
+import type { EventBus } from './event-bus.js';
 import { DEADLINE_TEXT, finalMessage } from './final-answers.js';
 import { Invocation } from './invocation.js';
-import type { Runner } from './scheduler.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Rookery } from './rookery.js';
+import type { Runner, Scheduler } from './scheduler.js';
+import type { TraceLifecycle } from './trace-lifecycle.js';
 import type { TraceState } from './trace-state.js';
 
 /** What every attempt of one invocation shares. */
@@ -34,9 +39,22 @@ interface AttemptArgs {
  */
 export class Executor {
   readonly #e: Engine;
+  readonly #life: Lifecycle;
+  readonly #bus: EventBus;
+  readonly #traces: TraceLifecycle;
+  readonly #rookery: Rookery;
+  readonly #scheduler: Scheduler;
+  readonly #context: ContextHost;
 
+  /** Built last: keeps every other part at hand (this is the per-hop path). */
   constructor(engine: Engine) {
     this.#e = engine;
+    this.#life = engine.life;
+    this.#bus = engine.bus;
+    this.#traces = engine.traces;
+    this.#rookery = engine.rookery;
+    this.#scheduler = engine.scheduler;
+    this.#context = engine.context;
   }
 
   /** Runs `item` on `r` (whose slot the scheduler already took) and completes it. */
@@ -73,17 +91,16 @@ export class Executor {
 
   /** The end of one item's execution: bookkeeping, staged outputs, the runner's next item. */
   #complete(r: Runner, trace: TraceState | undefined, staged: unknown[]): void {
-    const e = this.#e;
-    const life = e.life;
+    const life = this.#life;
     r.active--;
     life.inflight--;
     // Final outputs become visible only now, together with the bookkeeping,
     // so whoever fetches the last output finds the trace already ended.
-    if (staged.length > 0) e.rookery.publish(trace, staged);
-    e.traces.release(trace);
-    e.rookery.serve(trace);
+    if (staged.length > 0) this.#rookery.publish(trace, staged);
+    this.#traces.release(trace);
+    this.#rookery.serve(trace);
     if (life.inflight === 0) life.idle();
-    e.scheduler.drain(r);
+    this.#scheduler.drain(r);
   }
 
   /**
@@ -92,27 +109,27 @@ export class Executor {
    * value and whose successors had room): most hops.
    */
   #invoke(r: Runner, item: Item, staged: unknown[]): Promise<void> | undefined {
-    const e = this.#e;
+    const bus = this.#bus;
     const node = r.node;
     const trace = item.trace;
     if (trace?.cancelled) {
-      e.bus.emit('trace_cancel_drop', r, trace, 0, undefined);
+      bus.emit('trace_cancel_drop', r, trace, 0, undefined);
       return undefined;
     }
     let value = item.value;
     const deadline = isMessage(value) ? value.deadline : undefined;
     if (deadline !== undefined && deadline <= Date.now()) {
-      e.bus.emit('deadline_skip', r, trace, 0, undefined, { deadline });
+      bus.emit('deadline_skip', r, trace, 0, undefined, { deadline });
       if (trace) trace.deadlineHit = true;
-      return e.rookery.deliver(trace, finalMessage(value as Message, DEADLINE_TEXT), staged);
+      return this.#rookery.deliver(trace, finalMessage(value as Message, DEADLINE_TEXT), staged);
     }
-    const schemas = e.registry?.get(node.name);
+    const schemas = this.#e.registry?.get(node.name);
     const validate = node.policy.validate;
     if (schemas && (validate === 'both' || validate === 'in')) {
       const parsed = schemas.in.safeParse(value);
       if (!parsed.success) {
         const error = this.#flowError(r, trace, FlowErrorCode.NODE_EXCEPTION, `input validation failed: ${parsed.error.message}`, parsed.error);
-        e.bus.emit('node_failed', r, trace, 0, undefined, { code: error.code, exception: error.message, exceptionType: 'ZodError' });
+        bus.emit('node_failed', r, trace, 0, undefined, { code: error.code, exception: error.message, exceptionType: 'ZodError' });
         return this.#fail(trace, error, staged);
       }
       value = parsed.data;
@@ -123,9 +140,8 @@ export class Executor {
   /** One attempt of an invocation: synchronous to the end when the node's code returns a plain value. */
   #attempt(a: AttemptArgs, attempt: number): Promise<void> | undefined {
     const { r, trace, deadline } = a;
-    const e = this.#e;
     const node = r.node;
-    const inv = new Invocation(e.context, node, trace, r.index);
+    const inv = new Invocation(this.#context, node, trace, r.index);
     trace?.invocations.add(inv);
     let timeoutMs = node.policy.timeoutMs;
     let byDeadline = false;
@@ -136,7 +152,7 @@ export class Executor {
         byDeadline = true;
       }
     }
-    e.bus.emit('node_start', r, trace, attempt, undefined);
+    this.#bus.emit('node_start', r, trace, attempt, undefined);
     const t0 = performance.now();
     let result: unknown;
     try {
@@ -161,8 +177,8 @@ export class Executor {
     }
     inv.dispose();
     trace?.invocations.delete(inv);
-    e.bus.emit('node_success', r, trace, attempt, performance.now() - t0);
-    return e.scheduler.forward(r, trace, result, a.staged);
+    this.#bus.emit('node_success', r, trace, attempt, performance.now() - t0);
+    return this.#scheduler.forward(r, trace, result, a.staged);
   }
 
   /** The rest of an attempt whose node code returned a promise. */
@@ -184,27 +200,26 @@ export class Executor {
     a.trace?.invocations.delete(inv);
     const latencyMs = performance.now() - t0;
     if (failed) return this.#afterFailure(a, attempt, latencyMs, failure);
-    this.#e.bus.emit('node_success', a.r, a.trace, attempt, latencyMs);
-    await this.#e.scheduler.forward(a.r, a.trace, result, a.staged);
+    this.#bus.emit('node_success', a.r, a.trace, attempt, latencyMs);
+    await this.#scheduler.forward(a.r, a.trace, result, a.staged);
   }
 
   /** A failed attempt: cancelled, stopped, out of time, retried or failed for good. */
   async #afterFailure(a: AttemptArgs, attempt: number, latencyMs: number, failure: unknown): Promise<void> {
     const { r, trace, deadline, value, staged } = a;
-    const e = this.#e;
-    const bus = e.bus;
+    const bus = this.#bus;
     const policy = r.node.policy;
     if (trace?.cancelled || failure instanceof TraceCancelled) {
       bus.emit('node_trace_cancelled', r, trace, attempt, latencyMs);
       return;
     }
-    if (failure instanceof FlowStoppedError || e.life.stopped) return;
+    if (failure instanceof FlowStoppedError || this.#life.stopped) return;
     if (failure instanceof DeadlineExceededError) {
       // The message's time ran out, not the node: a time-bound abort (node_timeout
       // tagged DEADLINE_EXCEEDED), never retried, answered like a deadline skip.
       bus.emit('node_timeout', r, trace, attempt, latencyMs, { code: FlowErrorCode.DEADLINE_EXCEEDED, deadline, exception: failure.message, exceptionType: failure.name });
       if (trace) trace.deadlineHit = true;
-      await e.rookery.deliver(trace, finalMessage(isMessage(value) ? value : undefined, DEADLINE_TEXT, trace), staged);
+      await this.#rookery.deliver(trace, finalMessage(isMessage(value) ? value : undefined, DEADLINE_TEXT, trace), staged);
       return;
     }
     const timedOut = failure instanceof NodeTimeoutError;
@@ -232,11 +247,11 @@ export class Executor {
    * cancelled or the flow stopped meanwhile.
    */
   async #backoff(r: Runner, trace: TraceState | undefined, ms: number): Promise<boolean> {
-    const inv = new Invocation(this.#e.context, r.node, trace, r.index);
+    const inv = new Invocation(this.#context, r.node, trace, r.index);
     trace?.invocations.add(inv);
     try {
       await sleep(ms, undefined, { signal: inv.signal });
-      return !this.#e.life.stopped && !trace?.cancelled;
+      return !this.#life.stopped && !trace?.cancelled;
     } catch {
       return false;
     } finally {
@@ -252,6 +267,6 @@ export class Executor {
   /** A node failed for good: the trace ends FAILED; with `emitErrorsToRookery` the error is its output. */
   async #fail(trace: TraceState | undefined, error: FlowError, staged: unknown[]): Promise<void> {
     if (trace) trace.failure = error;
-    if (this.#e.emitErrorsToRookery) await this.#e.rookery.deliver(trace, error, staged);
+    if (this.#e.emitErrorsToRookery) await this.#rookery.deliver(trace, error, staged);
   }
 }

@@ -5,7 +5,9 @@ import { isMessage, isWM, type Message, type WM } from '../message.js';
 import type { Node } from '../node.js';
 import { Edge, type Item, type Putter } from './edge.js';
 import type { Engine } from './engine.js';
+import type { Lifecycle } from './lifecycle.js';
 import { DEADLINE_TEXT, finalMessage, HOP_BUDGET_TEXT, TOKEN_BUDGET_TEXT } from './final-answers.js';
+import type { TraceLifecycle } from './trace-lifecycle.js';
 import type { TraceState } from './trace-state.js';
 
 /** One node of a running flow: its edges, its concurrency slots and the `ctx.fetch` calls waiting on it. */
@@ -50,9 +52,14 @@ export class Scheduler {
   readonly runners: Runner[] = [];
   readonly #runnerOf = new Map<Node, Runner>();
   readonly #e: Engine;
+  readonly #life: Lifecycle;
+  readonly #traces: TraceLifecycle;
 
+  /** Built after the lifecycle, the event bus, the traces and Rookery; reaches the executor through the engine. */
   constructor(engine: Engine) {
     this.#e = engine;
+    this.#life = engine.life;
+    this.#traces = engine.traces;
     const { graph, queueMaxsize } = engine;
     for (const node of graph.nodes) {
       const runner: Runner = {
@@ -112,7 +119,7 @@ export class Scheduler {
       trace.pending++;
     }
     if (target.takers.length > 0 && this.#giveToTaker(target, edge, item)) return undefined;
-    if (this.#e.life.running && target.active < target.max) {
+    if (this.#life.running && target.active < target.max) {
       this.#dispatch(target, item);
       return undefined;
     }
@@ -125,7 +132,7 @@ export class Scheduler {
       signal,
       (w) => edge.putters.push((putter = { item, resolve: w.resolve, reject: w.reject })),
       () => putter !== undefined && edge.putters.remove(putter),
-      () => this.#e.traces.release(trace),
+      () => this.#traces.release(trace),
     );
   }
 
@@ -181,7 +188,7 @@ export class Scheduler {
     for (const edge of edges ?? r.inEdges) {
       if (edge.buffer.length > 0) {
         const item = edge.take()!;
-        this.#e.traces.release(item.trace);
+        this.#traces.release(item.trace);
         return Promise.resolve(item.value);
       }
     }
@@ -194,7 +201,7 @@ export class Scheduler {
     for (let t = target.takers.shift(); t; t = target.takers.shift()) {
       if (!given && (t.edges === undefined || t.edges.has(edge))) {
         given = true;
-        this.#e.traces.release(item.trace);
+        this.#traces.release(item.trace);
         t.resolve(item.value);
       } else kept.push(t);
     }
@@ -220,7 +227,7 @@ export class Scheduler {
 
   /** Starts queued items on `r` while it has free slots. */
   drain(r: Runner): void {
-    while (this.#e.life.running && r.active < r.max) {
+    while (this.#life.running && r.active < r.max) {
       const item = this.#pull(r);
       if (item === undefined) return;
       this.#dispatch(r, item);
@@ -233,7 +240,7 @@ export class Scheduler {
 
   #dispatch(r: Runner, item: Item): void {
     r.active++;
-    this.#e.life.inflight++;
+    this.#life.inflight++;
     this.#e.executor.execute(r, item);
   }
 
