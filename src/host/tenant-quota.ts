@@ -11,7 +11,7 @@
  * RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure `tenant:<name>`.
  */
 import { waitInQueue, type QueuedWaiter } from '../internal/abortable-wait.js';
-import { Fifo } from '../internal/fifo.js';
+import { Deque } from '../internal/deque.js';
 
 /** One held slot; {@link release} is idempotent. */
 export interface QuotaLease {
@@ -22,7 +22,7 @@ type Waiter = QueuedWaiter<QuotaLease>;
 
 interface TenantState {
   inflight: number;
-  readonly waiters: Fifo<Waiter>;
+  readonly waiters: Deque<Waiter>;
 }
 
 const FREE: QuotaLease = { release: () => undefined };
@@ -57,7 +57,7 @@ export class TenantQuota {
     if (this.maxInflight <= 0) return Promise.resolve(FREE);
     let state = this.#tenants.get(tenant);
     if (state === undefined) {
-      state = { inflight: 0, waiters: new Fifo<Waiter>() };
+      state = { inflight: 0, waiters: new Deque<Waiter>() };
       this.#tenants.set(tenant, state);
     }
     if (state.inflight < this.maxInflight && state.waiters.length === 0) {

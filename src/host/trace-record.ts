@@ -10,7 +10,7 @@
  */
 import type { FlowError, StreamChunk } from '../runtime/index.js';
 import { waitInQueue, type QueuedWaiter } from '../internal/abortable-wait.js';
-import { Fifo } from '../internal/fifo.js';
+import { Deque } from '../internal/deque.js';
 
 /** How a trace ended, as the server reports it. `UNAVAILABLE`: the flow stopped (server shutdown) first. */
 export type TraceEndStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'DEADLINE_EXCEEDED' | 'UNAVAILABLE';
@@ -87,8 +87,8 @@ export class TraceRecord {
   /** @internal */
   registered = false;
 
-  readonly #items = new Fifo<TraceItem>();
-  readonly #waiters = new Fifo<Waiter>();
+  readonly #items = new Deque<TraceItem>();
+  readonly #waiters = new Deque<Waiter>();
   #outcome: TraceOutcome | undefined;
   #previous: TraceOutcome | undefined;
   #room: (() => void) | undefined;

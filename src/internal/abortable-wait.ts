@@ -4,8 +4,8 @@
 
 /** A queued waiter: settled by whoever serves the queue. */
 export interface QueuedWaiter<T> {
-  resolve(value: T): void;
-  reject(reason: unknown): void;
+  readonly resolve: (value: T) => void;
+  readonly reject: (reason: unknown) => void;
 }
 
 /**

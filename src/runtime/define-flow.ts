@@ -47,8 +47,7 @@ export const FLOW_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
  * the first request arrives.
  *
  * ```ts
- * import { create, Node } from 'penguiflow';
- * import { defineFlow } from 'penguiflow/server';
+ * import { create, defineFlow, Node } from 'penguiflow';
  *
  * export default defineFlow({
  *   name: 'shout',

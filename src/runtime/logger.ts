@@ -1,18 +1,22 @@
-import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger, pino as createPino } from 'pino';
 
 let defaultLogger: Logger | undefined;
 
 /**
  * The runtime's own logger (`penguiflow`), used for problems that must not
  * break a flow: a throwing middleware, a failing state store. It writes JSON
- * to stderr at `PENGUIFLOW_LOG_LEVEL` (default `info`). Created lazily so
- * importing the runtime costs nothing.
+ * to stderr at `PENGUIFLOW_LOG_LEVEL` (default `info`).
+ *
+ * pino is loaded on the first call, not when `penguiflow` is imported: most
+ * flows pass their own logger or never log, and loading pino (its streams and
+ * worker-thread transport) costs tens of milliseconds of start-up.
  */
 export function runtimeLogger(): Logger {
-  defaultLogger ??= pino(
-    { name: 'penguiflow', level: process.env.PENGUIFLOW_LOG_LEVEL ?? 'info' },
-    pino.destination({ dest: 2, sync: false }),
-  );
+  if (defaultLogger === undefined) {
+    const { pino } = createRequire(import.meta.url)('pino') as { pino: typeof createPino };
+    defaultLogger = pino({ name: 'penguiflow', level: process.env.PENGUIFLOW_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 2, sync: false }));
+  }
   return defaultLogger;
 }
 

@@ -7,7 +7,11 @@ export type PlaybookFactory = () => Flow | Promise<Flow>;
 
 /** Options of {@link callPlaybook}. */
 export interface CallPlaybookOptions {
-  /** Bound on the whole playbook; on expiry its trace is cancelled and a `PlaybookTimeoutError` thrown. */
+  /**
+   * Bound on the whole playbook; on expiry its trace is cancelled and a
+   * `PlaybookTimeoutError` thrown. Its timer (`AbortSignal.timeout`) does not
+   * keep the process alive.
+   */
   timeoutMs?: number;
   /** The flow the caller runs in: when the playbook's trace is cancelled, the parent trace is too. */
   runtime?: Flow;
@@ -28,32 +32,26 @@ export interface CallPlaybookOptions {
 export async function callPlaybook(factory: PlaybookFactory, parent: Message, opts: CallPlaybookOptions = {}): Promise<unknown> {
   const flow = await factory();
   const traceId = parent.traceId;
-  const local = new AbortController();
-  const onParentAbort = (): void => {
-    void flow.cancel(traceId);
-    local.abort(opts.signal?.reason);
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
   if (opts.signal?.aborted) throw opts.signal.reason;
-  opts.signal?.addEventListener('abort', onParentAbort, { once: true });
-  if (opts.timeoutMs !== undefined) {
-    const ms = opts.timeoutMs;
-    timer = setTimeout(() => {
-      void flow.cancel(traceId);
-      local.abort(new PlaybookTimeoutError(ms));
-    }, ms);
-  }
+  // The playbook ends early when the caller aborts or its time is up,
+  // whichever comes first; AbortSignal.any keeps the first reason. (One
+  // uncleared timeout per playbook call is fine; per hop it would not be:
+  // see engine/invocation.ts.)
+  const timeout = opts.timeoutMs === undefined ? undefined : AbortSignal.timeout(opts.timeoutMs);
+  const sources = [opts.signal, timeout].filter((s) => s !== undefined);
+  const signal = sources.length < 2 ? sources[0] : AbortSignal.any(sources);
+  const cancel = (): void => void flow.cancel(traceId);
+  signal?.addEventListener('abort', cancel, { once: true });
   flow.run();
   try {
-    await flow.emit(parent, { traceId, signal: local.signal });
-    return await flow.fetch({ traceId, signal: local.signal });
+    await flow.emit(parent, { traceId, ...(signal ? { signal } : {}) });
+    return await flow.fetch({ traceId, ...(signal ? { signal } : {}) });
   } catch (err) {
-    if (local.signal.aborted) throw local.signal.reason;
+    if (signal?.aborted) throw timeout !== undefined && signal.reason === timeout.reason ? new PlaybookTimeoutError(opts.timeoutMs!) : signal.reason;
     if (err instanceof TraceCancelled && opts.runtime) void opts.runtime.cancel(traceId);
     throw err;
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onParentAbort);
+    signal?.removeEventListener('abort', cancel);
     await flow.stop();
   }
 }

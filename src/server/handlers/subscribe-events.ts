@@ -9,7 +9,7 @@ import {
 } from '../../gen/penguiflow/v1/flow_service_pb.js';
 import { encodeEvent } from '../codec/event-encoding.js';
 import type { LoggedEvent } from '../../host/event-log.js';
-import { Fifo } from '../../internal/fifo.js';
+import { Deque } from '../../internal/deque.js';
 import type { ServerStreamHandler } from '../grpc/grpc-binding.js';
 import { checkEventTypes, checkTraceId, MAX_TRACE_FILTER, Violations } from '../../rpc/request-validation.js';
 import { identityOf } from '../../rpc/call.js';
@@ -63,7 +63,7 @@ export function subscribeEventsHandler(ctx: HandlerContext): ServerStreamHandler
       (traces === undefined || traces.has(e.traceId)) &&
       (types === undefined || types.has(e.event.eventType));
 
-    const queue = new Fifo<LoggedEvent>();
+    const queue = new Deque<LoggedEvent>();
     let overflow = false;
     let wake: (() => void) | undefined;
     const unsubscribe = ctx.eventLog.subscribe(tenant, (e) => {

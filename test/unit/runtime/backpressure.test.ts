@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { create, FlowStoppedError, Node, TraceCancelled, type Context, type Message } from '../../../src/runtime/index.js';
-import { deferred, msg, sleep } from './helpers.js';
+import { deferred, msg, turns, until, untilAborted } from './helpers.js';
 
 describe('tryEmit', () => {
   it('places a message at once when there is room, and emits nothing (false) when the ingress edge is full', async () => {
@@ -39,7 +39,7 @@ describe('tryEmit', () => {
     await two.stop();
     expect(() => two.tryEmit(msg(2))).toThrow(FlowStoppedError);
 
-    const stuck = new Node((_m: unknown, ctx: Context) => new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))), { name: 's' });
+    const stuck = new Node((_m: unknown, ctx: Context) => untilAborted(ctx.signal), { name: 's' });
     const flow = create([stuck.to()]);
     flow.run();
     const m = msg(1);
@@ -71,12 +71,13 @@ describe('bounded FIFO edges', () => {
     await flow.emit(msg(3));
     let fourthDone = false;
     const fourth = flow.emit(msg(4)).then(() => (fourthDone = true));
-    await sleep(20);
+    expect(flow.stats().blockedEmits).toBe(1);
+    await turns(3); // nothing but the consumer can make room
     expect(fourthDone).toBe(false);
     expect(flow.stats().blockedEmits).toBe(1);
     gate.resolve();
     await fourth;
-    await sleep(5);
+    await until(() => seen.length === 4);
     expect(seen).toEqual([1, 2, 3, 4]);
     await flow.stop();
   });
@@ -87,7 +88,7 @@ describe('bounded FIFO edges', () => {
     const b = new Node((m: unknown) => m, { name: 'b' });
     const tail = new Node(
       async (m: Message<number>) => {
-        await sleep(0);
+        await turns(1); // a consumer slower than its producers
         out.push(m.payload);
         return undefined;
       },
@@ -96,8 +97,7 @@ describe('bounded FIFO edges', () => {
     const flow = create([a.to(b), b.to(tail), tail.to()], { queueMaxsize: 1 });
     flow.run();
     for (let i = 0; i < 200; i++) await flow.emit(msg(i));
-    await sleep(50);
-    for (let i = 0; i < 50 && out.length < 200; i++) await sleep(10);
+    await until(() => out.length === 200 || flow.stats().pending === 0);
     expect(out).toEqual(Array.from({ length: 200 }, (_, i) => i));
     await flow.stop();
   });
@@ -118,12 +118,27 @@ describe('bounded FIFO edges', () => {
     flow.run();
     const m = msg(null);
     await flow.emit(m);
-    await sleep(20);
+    // The producer blocks on the 4th chunk: the trace's output buffer holds 3.
+    await until(() => flow.stats().blockedEmits === 1);
+    await turns(3);
     expect(emitted).toBe(3);
+    expect(flow.stats()).toMatchObject({ bufferedOutputs: 3, blockedEmits: 1 });
     const texts: string[] = [];
     for (let i = 0; i < 10; i++) texts.push(((await flow.fetch({ traceId: m.traceId })) as Message<{ text: string }>).payload.text);
     expect(texts).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     await flow.stop();
+  });
+
+  it('stop() rejects an emitter blocked on a full ingress edge with FlowStoppedError', async () => {
+    const stuck = new Node((_m: unknown, ctx: Context) => untilAborted(ctx.signal), { name: 'stuck' });
+    const flow = create([stuck.to()], { queueMaxsize: 1 });
+    flow.run();
+    await flow.emit(msg(1)); // running
+    await flow.emit(msg(2)); // the edge's one slot
+    const blocked = flow.emit(msg(3)).catch((e: unknown) => e);
+    expect(flow.stats().blockedEmits).toBe(1);
+    await flow.stop();
+    expect(await blocked).toBeInstanceOf(FlowStoppedError);
   });
 
   it('treats queueMaxsize <= 0 as unbounded', async () => {
@@ -140,11 +155,12 @@ describe('bounded FIFO edges', () => {
   it('runs up to maxConcurrency invocations of one node at once and no more', async () => {
     let running = 0;
     let peak = 0;
+    const release = deferred();
     const n = new Node(
       async (m: unknown) => {
         running++;
         peak = Math.max(peak, running);
-        await sleep(5);
+        await release.promise;
         running--;
         return m;
       },
@@ -154,6 +170,10 @@ describe('bounded FIFO edges', () => {
     flow.run();
     const msgs = Array.from({ length: 12 }, (_, i) => msg(i));
     await Promise.all(msgs.map((m) => flow.emit(m)));
+    await until(() => running === 3);
+    await turns(3);
+    expect(flow.stats()).toMatchObject({ inflight: 3, queued: 9 });
+    release.resolve();
     await Promise.all(msgs.map((m) => flow.fetch({ traceId: m.traceId })));
     expect(peak).toBe(3);
     await flow.stop();

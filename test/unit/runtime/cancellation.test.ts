@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { create, Node, TraceCancelled, type Context, type Message } from '../../../src/runtime/index.js';
-import { deferred, msg, recorder, sleep, until } from './helpers.js';
+import { deferred, msg, recorder, turns, untilAborted } from './helpers.js';
 
 describe('cooperative cancellation', () => {
   it('returns false for an unknown trace and for a finished one', async () => {
@@ -82,18 +82,27 @@ describe('cooperative cancellation', () => {
 
   it('discards the result of a node that ignores its signal and finishes cancel promptly', async () => {
     const release = deferred<unknown>();
-    const ignorant = new Node(() => release.promise, { name: 'ignorant' });
-    const after = new Node((m: unknown) => m, { name: 'after' });
+    const started = deferred();
+    let afterCalls = 0;
+    const ignorant = new Node(() => {
+      started.resolve();
+      return release.promise;
+    }, { name: 'ignorant' });
+    const after = new Node((m: unknown) => {
+      afterCalls++;
+      return m;
+    }, { name: 'after' });
     const flow = create([ignorant.to(after), after.to()]);
     flow.run();
     const m = msg(1);
     await flow.emit(m);
-    await sleep(5);
+    await started.promise;
     const t0 = Date.now();
     expect(await flow.cancel(m.traceId)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(200);
     release.resolve(m);
-    await sleep(5);
+    await turns(1); // the late result has arrived and been dropped
+    expect(afterCalls).toBe(0);
     expect(flow.stats()).toMatchObject({ traces: 0, pending: 0, bufferedOutputs: 0 });
     await flow.stop();
   });
@@ -107,7 +116,6 @@ describe('cooperative cancellation', () => {
     await flow.emit({ ...msg(0), traceId });
     await flow.emit({ ...msg(1), traceId });
     const blocked = flow.emit({ ...msg(2), traceId }).catch((e: unknown) => e);
-    await sleep(5);
     expect(flow.stats().blockedEmits).toBe(1);
     expect(await flow.cancel(traceId)).toBe(true);
     expect(await blocked).toBeInstanceOf(TraceCancelled);
@@ -118,8 +126,10 @@ describe('cooperative cancellation', () => {
   it('makes ctx.emit reject inside a node once its trace is cancelled', async () => {
     const emitted = deferred<unknown>();
     const cont = deferred();
+    const started = deferred();
     const producer = new Node(
       async (m: Message, ctx: Context) => {
+        started.resolve();
         await cont.promise;
         emitted.resolve(await ctx.emit(m).then(() => 'ok', (e: unknown) => e));
         return undefined;
@@ -131,23 +141,27 @@ describe('cooperative cancellation', () => {
     flow.run();
     const m = msg(1);
     await flow.emit(m);
-    await sleep(2);
+    await started.promise;
     const cancelling = flow.cancel(m.traceId);
     cont.resolve();
     await cancelling;
-    // The invocation was abandoned; if its code still runs, emitting must fail.
-    await until(() => true);
-    expect(flow.stats().pending).toBe(0);
+    // The invocation was abandoned, but its code still runs: its emit must fail.
+    expect(await emitted.promise).toBeInstanceOf(TraceCancelled);
+    expect(flow.stats()).toMatchObject({ pending: 0, queued: 0, traces: 0 });
     await flow.stop();
   });
 
   it('a concurrent second cancel of the same trace returns false after the first completes', async () => {
-    const slow = new Node((_m: unknown, ctx: Context) => new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))), { name: 's' });
+    const started = deferred();
+    const slow = new Node((_m: unknown, ctx: Context) => {
+      started.resolve();
+      return untilAborted(ctx.signal);
+    }, { name: 's' });
     const flow = create([slow.to()]);
     flow.run();
     const m = msg(1);
     await flow.emit(m);
-    await sleep(2);
+    await started.promise;
     const [a, b] = await Promise.all([flow.cancel(m.traceId), flow.cancel(m.traceId)]);
     expect([a, b]).toEqual([true, false]);
     await flow.stop();
@@ -155,21 +169,20 @@ describe('cooperative cancellation', () => {
 
   it('stop() aborts every in-flight invocation and rejects waiting fetches', async () => {
     let aborted = false;
+    const started = deferred();
     const slow = new Node(
-      (_m: unknown, ctx: Context) =>
-        new Promise((_r, rej) =>
-          ctx.signal.addEventListener('abort', () => {
-            aborted = true;
-            rej(ctx.signal.reason);
-          }),
-        ),
+      (_m: unknown, ctx: Context) => {
+        started.resolve();
+        ctx.signal.addEventListener('abort', () => (aborted = true));
+        return untilAborted(ctx.signal);
+      },
       { name: 's' },
     );
     const flow = create([slow.to()]);
     flow.run();
     const m = msg(1);
     await flow.emit(m);
-    await sleep(2);
+    await started.promise;
     const waiting = flow.fetch({ traceId: m.traceId }).catch((e: unknown) => (e as Error).name);
     await flow.stop();
     expect(aborted).toBe(true);

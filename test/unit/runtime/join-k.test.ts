@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { create, joinK, Node, TraceCancelled, TraceEndedError, type Message } from '../../../src/runtime/index.js';
-import { deferred, msg, sleep, until } from './helpers.js';
+import { deferred, msg, turns, until } from './helpers.js';
 
 function fanout(k: number, worker: (i: number) => (m: Message<number>) => unknown) {
   const source = new Node((m: unknown) => m, { name: 'source' });
@@ -14,13 +14,18 @@ function fanout(k: number, worker: (i: number) => (m: Message<number>) => unknow
 
 describe('joinK', () => {
   it('emits exactly one aggregate per trace after k messages, payloads in arrival order', async () => {
-    const delays = [15, 5, 10];
+    const gates = [deferred(), deferred(), deferred()];
     const flow = fanout(3, (i) => async (m) => {
-      await sleep(delays[i]!);
+      await gates[i]!.promise;
       return { ...m, payload: `w${i}` };
     });
     const m = msg(0);
     await flow.emit(m);
+    // Workers finish in the order 1, 2, 0: each reaches the join before the next is released.
+    for (const [arrived, i] of [1, 2, 0].entries()) {
+      gates[i]!.resolve();
+      if (arrived < 2) await until(() => flow.stats().nodes.join?.buffered === arrived + 1);
+    }
     const out = (await flow.fetch({ traceId: m.traceId })) as Message<string[]>;
     expect(out.payload).toEqual(['w1', 'w2', 'w0']);
     expect(out.traceId).toBe(m.traceId);
@@ -61,7 +66,7 @@ describe('joinK', () => {
 
   it('keeps traces apart: interleaved traces each get their own aggregate', async () => {
     const flow = fanout(2, (i) => async (m) => {
-      await sleep(i === 0 ? 1 : 3);
+      await turns(i === 0 ? 1 : 3); // branches finish at different turns, so traces interleave at the join
       return m;
     });
     const msgs = Array.from({ length: 10 }, (_, i) => msg(i));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { create, FlowError, FlowStoppedError, Node, TraceCancelled, TraceEndedError, type Context } from '../../../src/runtime/index.js';
-import { deferred, msg, sleep } from './helpers.js';
+import { deferred, msg, until, untilAborted } from './helpers.js';
 
 describe('no silent hang', () => {
   it('traceOutcome says how a trace ended exactly when a fetch would reject at once, and never consumes', async () => {
@@ -21,7 +21,7 @@ describe('no silent hang', () => {
     await flow.emit(m);
     expect(flow.traceOutcome(m.traceId)).toBeUndefined(); // running
     gate.resolve();
-    await sleep(5);
+    await until(() => flow.stats().bufferedOutputs === 1 && flow.stats().pending === 0);
     expect(flow.traceOutcome(m.traceId)).toBeUndefined(); // over, but its output is still to be fetched
     expect(await flow.fetch({ traceId: m.traceId })).toEqual(m);
     expect(flow.traceOutcome(m.traceId)).toMatchObject({ status: 'COMPLETED', error: undefined });
@@ -30,12 +30,12 @@ describe('no silent hang', () => {
 
     const f = msg(2);
     await failFlow.emit(f);
-    await sleep(5);
+    await until(() => failFlow.stats().pending === 0);
     const failed = failFlow.traceOutcome(f.traceId);
     expect(failed?.status).toBe('FAILED');
     expect(failed?.error).toBeInstanceOf(FlowError);
 
-    const stuck = new Node((_m: unknown, ctx: Context) => new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))), { name: 's' });
+    const stuck = new Node((_m: unknown, ctx: Context) => untilAborted(ctx.signal), { name: 's' });
     const cancelFlow = create([stuck.to()]);
     cancelFlow.run();
     const c = msg(3);
@@ -58,22 +58,26 @@ describe('no silent hang', () => {
   });
 
   it('rejects a waiting fetch as soon as the trace ends, not when a timer fires', async () => {
+    const gate = deferred();
     const node = new Node(async () => {
-      await sleep(20);
+      await gate.promise;
       return undefined;
     }, { name: 'n' });
     const flow = create([node.to()]);
     flow.run();
     const m = msg(1);
     await flow.emit(m);
+    const fetching = flow.fetch({ traceId: m.traceId });
+    expect(flow.stats().fetchWaiters).toBe(1);
     const t0 = Date.now();
-    await expect(flow.fetch({ traceId: m.traceId })).rejects.toBeInstanceOf(TraceEndedError);
+    gate.resolve();
+    await expect(fetching).rejects.toBeInstanceOf(TraceEndedError);
     expect(Date.now() - t0).toBeLessThan(500);
     await flow.stop();
   });
 
   it('says CANCELLED (TraceCancelled) for a fetch after the trace was cancelled', async () => {
-    const node = new Node((_m: unknown, ctx: Context) => new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))), { name: 'n' });
+    const node = new Node((_m: unknown, ctx: Context) => untilAborted(ctx.signal), { name: 'n' });
     const flow = create([node.to()]);
     flow.run();
     const m = msg(1);
@@ -89,7 +93,7 @@ describe('no silent hang', () => {
     flow.run();
     const m = msg('later');
     const waiting = flow.fetch({ traceId: m.traceId });
-    await sleep(5);
+    expect(flow.stats()).toMatchObject({ traces: 1, fetchWaiters: 1 });
     await flow.emit(m);
     await expect(waiting).resolves.toMatchObject({ payload: 'later' });
 

@@ -12,7 +12,7 @@ import {
   type Message,
   type RoutingRequest,
 } from '../../../src/runtime/index.js';
-import { msg, sleep } from './helpers.js';
+import { msg, turns } from './helpers.js';
 
 function tagger(name: string): Node {
   return new Node((m: Message) => ({ ...m, payload: { via: name, was: m.payload } }), { name });
@@ -22,14 +22,15 @@ describe('mapConcurrent', () => {
   it('keeps input order and never exceeds maxConcurrency', async () => {
     let running = 0;
     let peak = 0;
+    // Each item takes as many event-loop turns as its value: they finish out of input order.
     const out = await mapConcurrent(
       [30, 5, 20, 1, 10, 2],
-      async (ms) => {
+      async (n) => {
         running++;
         peak = Math.max(peak, running);
-        await sleep(ms);
+        await turns(n);
         running--;
-        return ms * 2;
+        return n * 2;
       },
       { maxConcurrency: 2 },
     );
@@ -42,7 +43,7 @@ describe('mapConcurrent', () => {
     await expect(
       mapConcurrent([1, 2, 3, 4, 5], async (n) => {
         started.push(n);
-        await sleep(1);
+        await turns(1);
         if (n === 2) throw new Error('two');
         return n;
       }, { maxConcurrency: 1 }),

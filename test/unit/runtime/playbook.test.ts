@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { callPlaybook, create, Node, PlaybookTimeoutError, TraceCancelled, type Context, type Message } from '../../../src/runtime/index.js';
-import { deferred, msg, recorder, sleep } from './helpers.js';
+import { deferred, msg, recorder, until, untilAborted } from './helpers.js';
 
 describe('playbooks', () => {
   it('runs a sub-flow for the parent message and returns its first output', async () => {
@@ -37,7 +37,8 @@ describe('playbooks', () => {
     await flow.emit(m);
     await subStarted.promise;
     expect(await flow.cancel(m.traceId)).toBe(true);
-    await sleep(5);
+    // The playbook's own cancellation runs on after the parent's.
+    await until(() => subRec.types(m.traceId).includes('trace_cancel_finish'));
     expect(subReason).toBeInstanceOf(TraceCancelled);
     expect(subRec.types(m.traceId)).toContain('trace_cancel_start');
     expect(subRec.types(m.traceId)).toContain('trace_cancel_finish');
@@ -49,9 +50,9 @@ describe('playbooks', () => {
     let sub: ReturnType<typeof create> | undefined;
     const factory = () => {
       const inner = new Node(async (m: Message, ctx: Context) => {
-        // The sub-flow cancels its own trace (e.g. a guardrail node).
-        setTimeout(() => void sub!.cancel(m.traceId), 1);
-        await new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)));
+        // The sub-flow cancels its own trace (e.g. a guardrail node), once this invocation waits.
+        setImmediate(() => void sub!.cancel(m.traceId));
+        await untilAborted(ctx.signal);
       }, { name: 'inner' });
       sub = create([inner.to()]);
       return sub;

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import {
   backoffMs,
@@ -10,7 +11,7 @@ import {
   TraceEndedError,
   type Context,
 } from '../../../src/runtime/index.js';
-import { msg, recorder, sleep } from './helpers.js';
+import { msg, recorder, until } from './helpers.js';
 
 describe('node policies', () => {
   it('aborts an invocation at timeoutMs: the signal fires with NodeTimeoutError and node_timeout is emitted', async () => {
@@ -56,12 +57,12 @@ describe('node policies', () => {
 
   it('counts the synchronous part of an async node against its timeout (measured from node_start, not from the first await)', async () => {
     const busy = new Node(
-      async () => {
-        const until = performance.now() + 100;
-        while (performance.now() < until) {
+      async (_m: unknown, ctx: Context) => {
+        const end = performance.now() + 100;
+        while (performance.now() < end) {
           // Busy for 100 ms before the first await: the 120 ms timeout has 20 ms left.
         }
-        await sleep(500);
+        await once(ctx.signal, 'abort');
         return 'late';
       },
       { name: 'busy', policy: { timeoutMs: 120 } },
@@ -75,7 +76,7 @@ describe('node policies', () => {
     expect(out).toBeInstanceOf(FlowError);
     expect((out as FlowError).code).toBe(FlowErrorCode.NODE_TIMEOUT);
     // Fired 120 ms after the node started; a timer armed only at the first
-    // await would fire at 220 ms, the sleep would end at 600 ms.
+    // await would fire at 220 ms.
     expect(performance.now() - t0).toBeLessThan(190);
     await flow.stop();
   });
@@ -187,21 +188,26 @@ describe('node policies', () => {
 
   it('a retry does not happen once the trace is cancelled during backoff', async () => {
     let attempts = 0;
+    const rec = recorder();
     const failing = new Node(
       () => {
         attempts++;
         throw new Error('x');
       },
-      { name: 'f', policy: { maxRetries: 5, backoffBaseMs: 50 } },
+      { name: 'f', policy: { maxRetries: 5, backoffBaseMs: 60_000 } },
     );
-    const flow = create([failing.to()]);
+    const flow = create([failing.to()], { middlewares: [rec.middleware] });
     flow.run();
     const m = msg(1);
     await flow.emit(m);
-    await sleep(10);
+    await until(() => rec.types(m.traceId).includes('node_retry'));
+    expect(flow.stats().inflight).toBe(1); // the backoff
+    // cancel resolves once the trace's work has unwound: the backoff ended without a retry.
     expect(await flow.cancel(m.traceId)).toBe(true);
-    await sleep(80);
     expect(attempts).toBe(1);
+    expect(rec.types(m.traceId).filter((t) => t === 'node_start')).toHaveLength(1);
+    expect(rec.types(m.traceId)).toContain('node_trace_cancelled');
+    expect(flow.stats()).toMatchObject({ inflight: 0, pending: 0 });
     await flow.stop();
   });
 });

@@ -5,6 +5,7 @@
  * fresh flow per run with random timings drawn by fast-check, so a failure
  * prints a seed and a shrunk counterexample.
  */
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -25,7 +26,7 @@ import {
 
 /**
  * A random scheduling point: run on (no yield), yield to the microtask
- * queue, yield to the macrotask queue via setImmediate, or sleep 0..2 ms.
+ * queue, yield to the macrotask queue via setImmediate, or wait 0..2 ms.
  */
 type Pause = 'sync' | 'micro' | 'immediate' | number;
 
@@ -36,27 +37,12 @@ const pauseArb: fc.Arbitrary<Pause> = fc.oneof(
   fc.integer({ min: 0, max: 2 }),
 );
 
-/** Waits as `p` says; with a signal, rejects with its reason as soon as it aborts. */
+/** Waits as `p` says; with a signal, rejects (AbortError) as soon as it aborts. */
 function pause(p: Pause, signal?: AbortSignal): Promise<void> | undefined {
   if (p === 'sync') return undefined;
   if (p === 'micro') return new Promise<void>((resolve) => queueMicrotask(resolve));
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      if (p === 'immediate') clearImmediate(handle as NodeJS.Immediate);
-      else clearTimeout(handle as NodeJS.Timeout);
-      reject(signal!.reason);
-    };
-    const done = (): void => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const handle: NodeJS.Immediate | NodeJS.Timeout = p === 'immediate' ? setImmediate(done) : setTimeout(done, p);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  const opts = signal === undefined ? undefined : { signal };
+  return p === 'immediate' ? nextTurn(undefined, opts) : delay(p, undefined, opts);
 }
 
 async function doPause(p: Pause, signal?: AbortSignal): Promise<void> {

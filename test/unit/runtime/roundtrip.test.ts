@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { create, Node, type Context, type Message } from '../../../src/runtime/index.js';
-import { msg, sleep } from './helpers.js';
+import { msg, turns, until } from './helpers.js';
 
 describe('trace-scoped roundtrips', () => {
   it('isolates results per trace across concurrent callers, whatever the completion order', async () => {
     const node = new Node(
       async (m: Message<number>) => {
-        await sleep(20 - m.payload);
+        await turns(20 - m.payload); // the last emitted finishes first
         return { ...m, payload: m.payload * 10 };
       },
       { name: 'n', policy: { maxConcurrency: 20 } },
@@ -27,7 +27,7 @@ describe('trace-scoped roundtrips', () => {
   it('serializes concurrent round trips on one trace: each caller gets the answer to its own message', async () => {
     const node = new Node(
       async (m: Message<number>) => {
-        await sleep(m.payload % 2 === 0 ? 8 : 1);
+        await turns(m.payload % 2 === 0 ? 8 : 1);
         return { ...m, payload: m.payload + 100 };
       },
       { name: 'n', policy: { maxConcurrency: 4 } },
@@ -44,7 +44,7 @@ describe('trace-scoped roundtrips', () => {
 
   it('fetch without a trace id returns outputs of any trace in arrival order', async () => {
     const node = new Node(async (m: Message<number>) => {
-      await sleep(m.payload);
+      await turns(m.payload);
       return m;
     }, { name: 'n', policy: { maxConcurrency: 3 } });
     const flow = create([node.to()]);
@@ -64,7 +64,7 @@ describe('trace-scoped roundtrips', () => {
     const b = msg('b');
     await flow.emit(a);
     await flow.emit(b);
-    await sleep(1);
+    await until(() => flow.stats().bufferedOutputs === 2);
     expect(await flow.fetch({ traceId: b.traceId })).toMatchObject({ payload: 'b' });
     expect(await flow.fetch()).toMatchObject({ payload: 'a' });
     expect(flow.stats().bufferedOutputs).toBe(0);
@@ -98,7 +98,7 @@ describe('ctx.fetch', () => {
     const l = { ...msg('L1'), traceId };
     const r = { ...msg('R1'), traceId };
     await flow.emit(l, { to: left });
-    await sleep(2);
+    await until(() => flow.stats().inflight === 1); // pair runs, waiting in ctx.fetch for right's message
     await flow.emit(r, { to: right });
     expect(await flow.fetch({ traceId })).toMatchObject({ payload: 'L1+R1' });
     await flow.stop();
@@ -117,7 +117,7 @@ describe('ctx.fetch', () => {
     const flow = create([solo.to(), other.to()]);
     flow.run();
     await flow.emit(msg(1), { to: solo });
-    await sleep(2);
+    await until(() => error !== undefined);
     expect(String(error)).toMatch(/not a predecessor/);
     await flow.stop();
   });

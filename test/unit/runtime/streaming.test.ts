@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { create, Node, type Context, type Message, type StreamChunk } from '../../../src/runtime/index.js';
-import { msg, sleep, until } from './helpers.js';
+import { msg, until } from './helpers.js';
 
 describe('emitChunk', () => {
   it('numbers chunks 0,1,2,… per stream id (default: the trace id) and restarts after done', async () => {
@@ -86,7 +86,7 @@ describe('emitChunk', () => {
     const a = await flow.emitChunk({ parent: m, text: 'a' });
     // The trace goes idle (its only work is done) before the next chunk:
     // numbering still continues.
-    await sleep(5);
+    await until(() => flow.stats().pending === 0 && flow.stats().inflight === 0);
     const b = await flow.emitChunk({ parent: m, text: 'b', done: true });
     expect([a.seq, b.seq]).toEqual([0, 1]);
     await flow.fetch({ traceId: m.traceId });

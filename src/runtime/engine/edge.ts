@@ -1,4 +1,4 @@
-import { Deque } from './deque.js';
+import { Deque } from '../../internal/deque.js';
 import type { TraceState } from './trace-state.js';
 
 /** A message in transit and the trace it belongs to (undefined: untraced). */
@@ -18,8 +18,6 @@ export interface Putter {
  * One directed edge: a bounded FIFO from a source (a node, or OpenSea when
  * `sourceName` is undefined) to one target node. Items are never reordered;
  * emitters that find it full wait in `putters`, also FIFO.
- *
- * @internal
  */
 export class Edge {
   readonly buffer = new Deque<Item>();

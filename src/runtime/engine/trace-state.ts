@@ -1,4 +1,4 @@
-import type { FlowError, TraceStatus } from './errors.js';
+import type { FlowError, TraceStatus } from '../errors.js';
 import type { Invocation } from './invocation.js';
 import { OutputBucket } from './output-bucket.js';
 
@@ -7,8 +7,6 @@ import { OutputBucket } from './output-bucket.js';
  * emit (or a fetch waiting for a trace not yet emitted) until the trace has
  * ended and its outputs were fetched; then only its final status is kept, in
  * a bounded cache.
- *
- * @internal
  */
 export class TraceState {
   /** Messages of the trace queued on edges, waiting to enter an edge, or being processed. */

@@ -1,4 +1,4 @@
-import { Deque } from './deque.js';
+import { Deque } from '../../internal/deque.js';
 import type { TraceState } from './trace-state.js';
 
 /** A fetch waiting for output. */
@@ -24,8 +24,6 @@ export interface OutputPutter {
 /**
  * Rookery's buffer for one trace (or for untraced outputs): bounded by the
  * flow's `queueMaxsize`, FIFO, with its own fetch waiters.
- *
- * @internal
  */
 export class OutputBucket {
   readonly entries = new Deque<OutputEntry>();
