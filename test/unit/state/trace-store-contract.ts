@@ -6,7 +6,7 @@
  * that need a lapsed lease wait for the store to say so (polling `claim`),
  * never a fixed sleep.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AcceptRequest, CommitBatch, EventWrite, OutputWrite, StoreNotice, TraceStore } from '../../../src/state/cluster/trace-store.js';
 import { traceKey } from '../../../src/state/cluster/trace-key.js';
 
@@ -74,6 +74,9 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
     let store: TraceStore;
     beforeAll(async () => {
       store = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 60_000 });
+    });
+    // r1 runs most traces and must be alive in each test: the lease is short.
+    beforeEach(async () => {
       await store.heartbeat({ id: 'r1', hostname: 'h', pid: 1, startedAt: Date.now(), draining: false });
     });
     afterAll(async () => {
@@ -175,6 +178,71 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(res.accepts.map((a) => a.kind)).toEqual(['queue_full', 'accepted']);
       });
 
+      it('a new run hands back only its own messages; the ended run\'s unread updates are still delivered', async () => {
+        const id = tid();
+        const a = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, a.row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const b = await start('acme', id, { runner: undefined, message: 'second' });
+        expect(b.row).toMatchObject({ run: 2, state: 'QUEUED', endedAt: undefined, error: undefined });
+        expect(await store.inputs('acme', id, 1, 0)).toEqual([]);
+        expect(await store.inputs('acme', id, 2, 0)).toEqual(['second']);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1, run: 1 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { run: 2 } });
+      });
+
+      it('an idempotency key names the trace a joined message went to', async () => {
+        const id = tid();
+        const key = tid('k');
+        await start('acme', id);
+        expect(await start('acme', id, { idempotencyKey: key })).toMatchObject({ joined: true, input: 2 });
+        expect((await store.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }))).accepts[0]).toMatchObject({ kind: 'duplicate', traceId: id });
+      });
+
+      it('an idempotency key no longer deduplicates after its retention', async () => {
+        const short = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 50 });
+        try {
+          const key = tid('k');
+          const first = tid();
+          expect((await short.commit(batch({ accepts: [accept('acme', first, { idempotencyKey: key })] }))).accepts[0]?.kind).toBe('accepted');
+          const again = await eventually(async () => {
+            const res = await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }));
+            return res.accepts[0]?.kind === 'accepted' ? res.accepts[0] : undefined;
+          });
+          expect(again.row.traceId).not.toBe(first);
+        } finally {
+          await factory.close(short);
+        }
+      });
+
+      it('a cancelled queued trace frees its quota and its queue place', async () => {
+        const tenant = tid('quota');
+        const flow = tid('flow');
+        const q = await start(tenant, tid(), { flow, runner: undefined, maxInflight: 1, maxQueued: 1 });
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { flow, runner: undefined, maxInflight: 2, maxQueued: 1 })] }))).accepts[0]?.kind).toBe('queue_full');
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { flow, maxInflight: 1 })] }))).accepts[0]?.kind).toBe('over_quota');
+        expect(await store.requestCancel(tenant, q.row.traceId, 'r1')).toMatchObject({ kind: 'cancelled' });
+        const res = await store.commit(batch({ accepts: [accept(tenant, tid(), { flow, runner: undefined, maxInflight: 1, maxQueued: 1 })] }));
+        expect(res.accepts[0]?.kind).toBe('accepted');
+      });
+
+      it('an accept, its outputs, events and end in one batch apply in that order', async () => {
+        const id = tid();
+        // A new trace's first epoch is 1.
+        const res = await store.commit(
+          batch({
+            accepts: [accept('acme', id)],
+            outputs: [out('acme', id, 1, 1)],
+            events: [ev('acme', id, 1, 1)],
+            ends: [{ tenant: 'acme', traceId: id, epoch: 1, state: 'COMPLETED', error: undefined }],
+          }),
+        );
+        expect(res.accepts[0]).toMatchObject({ kind: 'accepted', row: { epoch: 1, state: 'RUNNING' } });
+        expect(res.fenced.size).toBe(0);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'COMPLETED' } });
+        expect(await store.eventsAfter('acme', id, 0)).toHaveLength(1);
+      });
+
       it('refuses a message for a trace being cancelled, and for a live trace of another flow', async () => {
         const id = tid();
         await start('acme', id);
@@ -237,6 +305,33 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
       });
 
+      it('a put-back of an update still unread, or for a cancelled trace, is dropped', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1), out('acme', id, row.epoch, 2)] }));
+        const first = await store.take('acme', id);
+        if (first.kind !== 'update') throw new Error('expected an update');
+        const second = { seq: 2, run: 1, kind: 'output' as const, value: { payload: 'v2' } };
+        await store.commit(batch({ putBacks: [{ tenant: 'acme', traceId: id, update: first.update }, { tenant: 'acme', traceId: id, update: second }] }));
+        const seqs: number[] = [];
+        for (let t = await store.take('acme', id); t.kind === 'update'; t = await store.take('acme', id)) seqs.push(t.update.seq);
+        expect(seqs).toEqual([1, 2]);
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }));
+        await store.commit(batch({ putBacks: [{ tenant: 'acme', traceId: id, update: first.update }] }));
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
+      });
+
+      it('a trace with a cancellation requested delivers nothing more', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)] }));
+        expect(await store.requestCancel('acme', id, 'r2')).toMatchObject({ kind: 'requested' });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { cancelRequested: true } });
+        // Its runner carries it out under its epoch (a cancellation request does not fence it).
+        expect((await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }))).fenced.size).toBe(0);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED', cancelRequested: false } });
+      });
+
       it('a cancelled trace drops its unread updates', async () => {
         const id = tid();
         const { row } = await start('acme', id, { runner: 'r1' });
@@ -260,6 +355,27 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.eventsAfter('acme', id, 0)).toEqual([]);
         const ok = await store.commit(batch({ outputs: [out('acme', id, claimed!.row.epoch, 1)] }));
         expect(ok.fenced.size).toBe(0);
+      });
+
+      it('a refused write does not affect the rest of its batch', async () => {
+        const [a, b] = [tid(), tid()];
+        const ra = await start('acme', a);
+        const rb = await start('acme', b);
+        const res = await store.commit(batch({ outputs: [out('acme', a, ra.row.epoch + 7, 1), out('acme', b, rb.row.epoch, 1)] }));
+        expect([...res.fenced]).toEqual([traceKey('acme', a)]);
+        expect(await store.take('acme', a)).toMatchObject({ kind: 'empty' });
+        expect(await store.take('acme', b)).toMatchObject({ kind: 'update', update: { seq: 1 } });
+      });
+
+      it('a seq at or below the highest stored is ignored (a retried batch)', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 2)], events: [ev('acme', id, row.epoch, 2)] }));
+        const res = await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)], events: [ev('acme', id, row.epoch, 1)] }));
+        expect(res.fenced.size).toBe(0);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 2 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty' });
+        expect((await store.eventsAfter('acme', id, 0)).map((e) => e.seq)).toEqual([2]);
       });
 
       it('refuses writes for traces it does not know', async () => {
@@ -301,6 +417,17 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.requestCancel('acme', id, 'r2')).toMatchObject({ kind: 'requested' });
         expect((await store.owned('r1')).find((o) => o.traceId === id)).toMatchObject({ cancelRequested: true });
         expect(await store.take('acme', id)).toMatchObject({ kind: 'empty' });
+      });
+
+      it('cancels at once a running trace whose owner is gone', async () => {
+        const id = tid();
+        const { row } = await start('acme', id, { runner: 'never-registered' });
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)] }));
+        const res = await store.requestCancel('acme', id, 'r1');
+        expect(res).toMatchObject({ kind: 'cancelled', lastEventSeq: 0, row: { state: 'CANCELLED', owner: undefined } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
+        // The gone runner is fenced.
+        expect((await store.commit(batch({ outputs: [out('acme', id, row.epoch, 2)] }))).fenced.size).toBe(1);
       });
 
       it('answers ended and missing', async () => {
@@ -383,6 +510,48 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(claimed.every((c) => c.row.attempt === 2)).toBe(true);
       });
 
+      it('a trace accepted for an unregistered runner is claimable at once', async () => {
+        const flow = tid('flow');
+        const id = tid();
+        await start('acme', id, { flow, runner: 'ghost' });
+        const [c] = await store.claim('r1', flow, 10);
+        expect(c).toMatchObject({ previousOwner: 'ghost', previousHeartbeat: undefined, row: { traceId: id, owner: 'r1', attempt: 2 } });
+      });
+
+      it('claims recovered traces before queued ones, up to the limit', async () => {
+        const flow = tid('flow');
+        const queued = tid();
+        await start('acme', queued, { flow, runner: undefined });
+        const orphans = [tid(), tid()];
+        for (const id of orphans) await start('acme', id, { flow, runner: 'ghost' });
+        const first = await store.claim('r1', flow, 2);
+        expect(first.map((c) => c.row.traceId)).toEqual(orphans);
+        expect((await store.claim('r1', flow, 2)).map((c) => c.row.traceId)).toEqual([queued]);
+        expect(await store.claim('r1', flow, 0)).toEqual([]);
+      });
+
+      it('a re-run suppresses only the updates its run stored', async () => {
+        const flow = tid('flow');
+        const id = tid();
+        const a = await start('acme', id, { flow, runner: 'r1' });
+        await store.commit(batch({ outputs: [out('acme', id, a.row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const b = await start('acme', id, { flow, runner: 'ghost' });
+        await store.commit(batch({ outputs: [out('acme', id, b.row.epoch, 2, { run: 2, consumed: true }), out('acme', id, b.row.epoch, 3, { run: 2 })] }));
+        const [c] = await store.claim('r1', flow, 1);
+        expect(c).toMatchObject({ storedUpdates: 2, lastUpdateSeq: 3, row: { run: 2, attempt: 2 } });
+      });
+
+      it('prune keeps replicas that still own traces', async () => {
+        await store.heartbeat({ id: 'busy', hostname: 'h', pid: 7, startedAt: Date.now(), draining: true });
+        const { row } = await start('acme', tid(), { runner: 'busy' });
+        await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: Date.now() + 60_000 });
+        expect((await store.replicas()).find((r) => r.id === 'busy')).toMatchObject({ draining: true });
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: row.traceId, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const res = await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: Date.now() + 60_000 });
+        expect(res.replicas).toBeGreaterThanOrEqual(1);
+        expect((await store.replicas()).some((r) => r.id === 'busy')).toBe(false);
+      });
+
       it('a heartbeat within the lease has not lapsed', async () => {
         await store.heartbeat({ id: 'fresh', hostname: 'h', pid: 6, startedAt: Date.now(), draining: false });
         expect((await store.heartbeat({ id: 'fresh', hostname: 'h', pid: 6, startedAt: Date.now(), draining: false })).lapsed).toBe(false);
@@ -407,6 +576,24 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(tail.events.find((e) => e.traceId === a)).toMatchObject({ flow: 'echo', kind: 'node_start', nodeName: 'n', nodeId: 'id', payloadJson: '{"i":1}', ts: 1001 });
         const next = await store.tailEvents(tail.cursor, 100);
         expect(next.events.filter((e) => e.traceId === a || e.traceId === b)).toEqual([]);
+      });
+
+      it('are paged by limit without gaps or repeats', async () => {
+        const cursor = await store.tailStart();
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ events: [1, 2, 3, 4, 5].map((seq) => ev('acme', id, row.epoch, seq)) }));
+        expect((await store.eventsAfter('acme', id, 1, 2)).map((e) => e.seq)).toEqual([2, 3]);
+        const seen: number[] = [];
+        let at = cursor;
+        for (let i = 0; i < 20; i++) {
+          const page = await store.tailEvents(at, 2);
+          seen.push(...page.events.filter((e) => e.traceId === id).map((e) => e.seq));
+          if (page.events.length === 0) break;
+          expect(page.events.length).toBeLessThanOrEqual(2);
+          at = page.cursor;
+        }
+        expect(seen).toEqual([1, 2, 3, 4, 5]);
       });
 
       it('a seq stored twice is kept once', async () => {
@@ -456,6 +643,26 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
     });
 
     describe('notices', () => {
+      it('tell listeners of cancellation requests, joins and releases', async () => {
+        const notices: StoreNotice[] = [];
+        const stop = store.listen((n) => notices.push(n));
+        try {
+          const flow = tid('flow');
+          const [a, b] = [tid(), tid()];
+          await start('acme', a, { flow });
+          await store.requestCancel('acme', a, 'r2');
+          await eventually(async () => (notices.some((n) => n.traces.includes(traceKey('acme', a))) ? true : undefined));
+          await start('acme', b, { flow, runner: 'r3' });
+          notices.length = 0;
+          await start('acme', b, { flow });
+          await eventually(async () => (notices.some((n) => n.traces.includes(traceKey('acme', b))) ? true : undefined));
+          await store.release('r3', [traceKey('acme', b)]);
+          await eventually(async () => (notices.some((n) => n.flows.includes(flow)) ? true : undefined));
+        } finally {
+          stop();
+        }
+      });
+
       it('tell listeners which traces, flows, tenants and events changed', async () => {
         const notices: StoreNotice[] = [];
         const stop = store.listen((n) => notices.push(n));
