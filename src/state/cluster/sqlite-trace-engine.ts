@@ -21,21 +21,22 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseTraceKey, traceKey } from './trace-key.js';
-import { isTerminal, type TerminalState } from './trace-store.js';
-import type {
-  EncodedAccept,
-  EncodedBatch,
-  EncodedUpdate,
-  EngineOp,
-  EngineOps,
-  EngineOutcome,
-  NoticeParts,
-  PruneStep,
-  RawAcceptResult,
-  RawCancelResult,
-  RawClaim,
-  RawTakeResult,
-  TraceRecord,
+import { isTerminal, type TerminalState, type TraceState } from './trace-store.js';
+import {
+  TRACE_TUPLE_COLUMNS,
+  type EncodedAccept,
+  type EncodedBatch,
+  type EncodedUpdate,
+  type EngineOp,
+  type EngineOps,
+  type EngineOutcome,
+  type NoticeParts,
+  type PruneStep,
+  type RawAcceptResult,
+  type RawCancelResult,
+  type RawClaim,
+  type RawTakeResult,
+  type TraceTuple,
 } from './sqlite-trace-protocol.js';
 
 type Stmt = Database.Statement;
@@ -74,6 +75,8 @@ class Slot {
   constructor(
     readonly rec: TraceRecord,
     public level: number,
+    /** The run's first message, when this operation set it (a new run): written with the row. */
+    public message: string | undefined = undefined,
   ) {}
 
   touch(level: number): void {
@@ -107,8 +110,66 @@ class Scope {
   constructor(readonly now: number) {}
 }
 
-function snapshot(rec: TraceRecord): TraceRecord {
-  return { ...rec };
+/** A `cluster_traces` row as the engine works on it (the first message stays in the table). */
+interface TraceRecord {
+  /** rowid; 0 until a new row is inserted. */
+  id: number;
+  readonly tenant: string;
+  readonly trace_id: string;
+  flow: string;
+  state: TraceState;
+  run: number;
+  attempt: number;
+  epoch: number;
+  owner: string | null;
+  cancel_requested: number;
+  deadline: number | null;
+  traceparent: string | null;
+  error: string | null;
+  readonly created_at: number;
+  updated_at: number;
+  ended_at: number | null;
+  input_count: number;
+  stored_this_run: number;
+  last_update_seq: number;
+  last_event_seq: number;
+  queue_ord: number | null;
+}
+
+/** The columns {@link recordOf} reads, in order. */
+const RECORD_COLUMNS = `id, ${TRACE_TUPLE_COLUMNS}, input_count, stored_this_run, last_update_seq, last_event_seq, queue_ord`;
+
+// Rows are read as arrays and made into records here: better-sqlite3 builds
+// an object per row column by column, which costs more than the query.
+function recordOf(a: readonly unknown[]): TraceRecord {
+  return {
+    id: a[0] as number,
+    tenant: a[1] as string,
+    trace_id: a[2] as string,
+    flow: a[3] as string,
+    state: a[4] as TraceState,
+    run: a[5] as number,
+    attempt: a[6] as number,
+    epoch: a[7] as number,
+    owner: a[8] as string | null,
+    cancel_requested: a[9] as number,
+    deadline: a[10] as number | null,
+    traceparent: a[11] as string | null,
+    error: a[12] as string | null,
+    created_at: a[13] as number,
+    updated_at: a[14] as number,
+    ended_at: a[15] as number | null,
+    input_count: a[16] as number,
+    stored_this_run: a[17] as number,
+    last_update_seq: a[18] as number,
+    last_event_seq: a[19] as number,
+    queue_ord: a[20] as number | null,
+  };
+}
+
+/** The row as the main thread gets it (a copy: the record may change later in the operation). */
+function snapshot(r: TraceRecord): TraceTuple {
+  return [r.tenant, r.trace_id, r.flow, r.state, r.run, r.attempt, r.epoch, r.owner, r.cancel_requested, r.deadline, r.traceparent, r.error, r.created_at, r.updated_at, r.ended_at];
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -126,9 +187,6 @@ export interface EngineTiming {
   readonly idempotencyRetentionMs: number;
 }
 
-const TRACE_COLUMNS =
-  'tenant, trace_id, flow, state, run, attempt, epoch, owner, cancel_requested, deadline, traceparent, error, created_at, updated_at, ended_at, input_count, stored_this_run, last_update_seq, last_event_seq, queue_ord';
-
 /** Runs operations in write transactions on one connection; see the module comment. */
 export class SqliteTraceEngine {
   readonly #db: Database.Database;
@@ -138,9 +196,11 @@ export class SqliteTraceEngine {
     | 'insertTrace'
     | 'updateFull'
     | 'updateCounters'
+    | 'setMessage'
+    | 'firstInput'
     | 'insertInput'
     | 'deleteInputs'
-    | 'runInputs'
+    | 'moreInputs'
     | 'insertUpdate'
     | 'takeUpdate'
     | 'dropUpdates'
@@ -178,22 +238,28 @@ export class SqliteTraceEngine {
     this.#timing = timing;
     const p = (sql: string): Stmt => db.prepare(sql);
     this.#s = {
-      getTrace: p('SELECT * FROM cluster_traces WHERE tenant = ? AND trace_id = ?'),
-      insertTrace: p(`INSERT INTO cluster_traces (${TRACE_COLUMNS}) VALUES (${TRACE_COLUMNS.split(', ').map((c) => `@${c}`).join(', ')})`),
+      getTrace: p(`SELECT ${RECORD_COLUMNS} FROM cluster_traces WHERE tenant = ? AND trace_id = ?`).raw(),
+      insertTrace: p(
+        `INSERT INTO cluster_traces (tenant, trace_id, flow, state, run, attempt, epoch, owner, cancel_requested, deadline, traceparent, error,
+           created_at, updated_at, ended_at, input_count, stored_this_run, last_update_seq, last_event_seq, queue_ord, message)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
       updateFull: p(
-        `UPDATE cluster_traces SET ${TRACE_COLUMNS.split(', ')
-          .slice(2)
-          .map((c) => `${c} = @${c}`)
-          .join(', ')} WHERE tenant = @tenant AND trace_id = @trace_id`,
+        `UPDATE cluster_traces SET flow = ?, state = ?, run = ?, attempt = ?, epoch = ?, owner = ?, cancel_requested = ?, deadline = ?,
+           traceparent = ?, error = ?, updated_at = ?, ended_at = ?, input_count = ?, stored_this_run = ?, last_update_seq = ?,
+           last_event_seq = ?, queue_ord = ?
+         WHERE id = ?`,
       ),
+      // Only columns outside every index: SQLite then leaves the indexes alone.
       updateCounters: p(
-        `UPDATE cluster_traces SET cancel_requested = @cancel_requested, updated_at = @updated_at, input_count = @input_count,
-           stored_this_run = @stored_this_run, last_update_seq = @last_update_seq, last_event_seq = @last_event_seq
-         WHERE tenant = @tenant AND trace_id = @trace_id`,
+        `UPDATE cluster_traces SET cancel_requested = ?, updated_at = ?, input_count = ?, stored_this_run = ?, last_update_seq = ?, last_event_seq = ?
+         WHERE id = ?`,
       ),
+      setMessage: p('UPDATE cluster_traces SET message = ? WHERE id = ?'),
+      firstInput: p('SELECT message FROM cluster_traces WHERE id = ?').pluck(),
       insertInput: p('INSERT INTO cluster_inputs (tenant, trace_id, run, n, message) VALUES (?, ?, ?, ?, ?)'),
       deleteInputs: p('DELETE FROM cluster_inputs WHERE tenant = ? AND trace_id = ?'),
-      runInputs: p('SELECT message FROM cluster_inputs WHERE tenant = ? AND trace_id = ? AND run = ? ORDER BY n').pluck(),
+      moreInputs: p('SELECT message FROM cluster_inputs WHERE tenant = ? AND trace_id = ? AND run = ? ORDER BY n').pluck(),
       insertUpdate: p('INSERT INTO cluster_updates (tenant, trace_id, seq, run, kind, value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       takeUpdate: p(
         `DELETE FROM cluster_updates WHERE tenant = @tenant AND trace_id = @traceId
@@ -214,12 +280,12 @@ export class SqliteTraceEngine {
       addInflight: p('INSERT INTO cluster_tenant_inflight (tenant, n) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET n = n + excluded.n'),
       countQueued: p("SELECT COUNT(*) FROM cluster_traces WHERE flow = ? AND state = 'QUEUED'").pluck(),
       lastQueueOrd: p("SELECT queue_ord FROM cluster_traces WHERE flow = ? AND state = 'QUEUED' ORDER BY queue_ord DESC LIMIT 1").pluck(),
-      queuedHead: p("SELECT * FROM cluster_traces WHERE flow = ? AND state = 'QUEUED' ORDER BY queue_ord LIMIT ?"),
+      queuedHead: p(`SELECT ${RECORD_COLUMNS} FROM cluster_traces WHERE flow = ? AND state = 'QUEUED' ORDER BY queue_ord LIMIT ?`).raw(),
       // Distinct owners by skipping through the running index: one seek per owner, however many traces each runs.
       firstOwner: p("SELECT owner FROM cluster_traces WHERE state = 'RUNNING' ORDER BY owner LIMIT 1").pluck(),
       nextOwner: p("SELECT owner FROM cluster_traces WHERE state = 'RUNNING' AND owner > ? ORDER BY owner LIMIT 1").pluck(),
-      orphans: p("SELECT * FROM cluster_traces WHERE state = 'RUNNING' AND owner = ? AND flow = ? ORDER BY created_at LIMIT ?"),
-      ownedBy: p("SELECT * FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?"),
+      orphans: p(`SELECT ${RECORD_COLUMNS} FROM cluster_traces WHERE state = 'RUNNING' AND owner = ? AND flow = ? ORDER BY created_at LIMIT ?`).raw(),
+      ownedBy: p(`SELECT ${RECORD_COLUMNS} FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?`).raw(),
       ownedFlows: p("SELECT DISTINCT flow FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?").pluck(),
       getReplica: p('SELECT heartbeat_at FROM cluster_replicas WHERE id = ?').pluck(),
       replicaBeats: p('SELECT id, heartbeat_at FROM cluster_replicas').raw(),
@@ -235,8 +301,8 @@ export class SqliteTraceEngine {
            JOIN cluster_traces t ON t.tenant = u.tenant AND t.trace_id = u.trace_id
            WHERE t.ended_at < ? LIMIT ?)`,
       ),
-      endedBefore: p('SELECT tenant, trace_id FROM cluster_traces WHERE ended_at < ? ORDER BY ended_at LIMIT ?').raw(),
-      deleteTrace: p('DELETE FROM cluster_traces WHERE tenant = ? AND trace_id = ?'),
+      endedBefore: p('SELECT id, tenant, trace_id FROM cluster_traces WHERE ended_at < ? ORDER BY ended_at LIMIT ?').raw(),
+      deleteTrace: p('DELETE FROM cluster_traces WHERE id = ?'),
       pruneKeys: p(
         `DELETE FROM cluster_idempotency_keys WHERE (tenant, flow, key) IN (
            SELECT tenant, flow, key FROM cluster_idempotency_keys WHERE created_at < ? LIMIT ?)`,
@@ -288,7 +354,8 @@ export class SqliteTraceEngine {
       case 'requestCancel':
         return this.#requestCancel(op.tenant, op.traceId, sc);
       case 'claim':
-        return this.#claim(op.replica, op.flow, op.limit, sc);
+        // As the memory store counts: a fractional limit rounds up.
+        return this.#claim(op.replica, op.flow, Math.ceil(op.limit), sc);
       case 'release':
         return this.#release(op.replica, op.keys, sc);
       case 'heartbeat': {
@@ -376,6 +443,7 @@ export class SqliteTraceEngine {
     if (slot === undefined) {
       slot = new Slot(
         {
+          id: 0,
           tenant: req.tenant,
           trace_id: req.traceId,
           flow: req.flow,
@@ -398,12 +466,14 @@ export class SqliteTraceEngine {
           queue_ord: null,
         },
         NEW,
+        req.message,
       );
       sc.rows.set(key, slot);
     } else {
       const t = slot.rec;
       // The ended run's messages can no longer be asked for (inputs() of another run is empty).
-      s.deleteInputs.run(t.tenant, t.trace_id);
+      if (t.input_count > 1) s.deleteInputs.run(t.tenant, t.trace_id);
+      slot.message = req.message;
       t.flow = req.flow;
       t.run++;
       t.attempt = 0;
@@ -419,7 +489,6 @@ export class SqliteTraceEngine {
       slot.touch(FULL);
     }
     const t = slot.rec;
-    s.insertInput.run(t.tenant, t.trace_id, t.run, 1, req.message);
     this.#addInflight(sc, t.tenant, 1);
     if (req.runner === undefined) {
       t.owner = null;
@@ -476,11 +545,11 @@ export class SqliteTraceEngine {
     // Recovery first: those traces have waited longest.
     let orphans: TraceRecord[] = [];
     for (let owner = s.firstOwner.get() as string | undefined; owner !== undefined; owner = s.nextOwner.get(owner) as string | undefined) {
-      if (!alive(owner)) orphans.push(...(s.orphans.all(owner, flow, limit) as TraceRecord[]));
+      if (!alive(owner)) for (const a of s.orphans.all(owner, flow, limit) as unknown[][]) orphans.push(recordOf(a));
     }
     orphans.sort((a, b) => a.created_at - b.created_at);
     orphans = orphans.slice(0, limit);
-    const queued = orphans.length < limit ? (s.queuedHead.all(flow, limit - orphans.length) as TraceRecord[]) : [];
+    const queued = orphans.length < limit ? (s.queuedHead.all(flow, limit - orphans.length) as unknown[][]).map(recordOf) : [];
     const claimed: RawClaim[] = [];
     for (const [list, recovered] of [
       [orphans, true],
@@ -500,7 +569,7 @@ export class SqliteTraceEngine {
         slot.touch(FULL);
         claimed.push({
           row: snapshot(t),
-          inputs: s.runInputs.all(t.tenant, t.trace_id, t.run) as string[],
+          inputs: this.#inputs(slot),
           storedUpdates: t.stored_this_run,
           lastUpdateSeq: t.last_update_seq,
           lastEventSeq: t.last_event_seq,
@@ -515,7 +584,7 @@ export class SqliteTraceEngine {
   #release(replica: string, keys: readonly string[] | undefined, sc: Scope): number {
     const slots: Slot[] = [];
     if (keys === undefined) {
-      for (const rec of this.#s.ownedBy.all(replica) as TraceRecord[]) slots.push(this.#adopt(sc, rec));
+      for (const a of this.#s.ownedBy.all(replica) as unknown[][]) slots.push(this.#adopt(sc, recordOf(a)));
     } else {
       for (const key of new Set(keys)) {
         const parsed = parseTraceKey(key);
@@ -536,12 +605,12 @@ export class SqliteTraceEngine {
   #prune(c: EngineOps['prune']['args']['cutoffs'], limit: number): PruneStep {
     const s = this.#s;
     const updates = s.pruneUpdates.run(c.updatesEndedBefore, limit).changes;
-    const victims = s.endedBefore.all(c.tracesEndedBefore, limit) as [string, string][];
-    for (const [tenant, traceId] of victims) {
+    const victims = s.endedBefore.all(c.tracesEndedBefore, limit) as [number, string, string][];
+    for (const [id, tenant, traceId] of victims) {
       s.deleteInputs.run(tenant, traceId);
       s.dropUpdates.run(tenant, traceId);
       s.deleteEvents.run(tenant, traceId);
-      s.deleteTrace.run(tenant, traceId);
+      s.deleteTrace.run(id);
     }
     const keys = s.pruneKeys.run(c.keysCreatedBefore, limit).changes;
     const replicas = s.pruneReplicas.run(c.replicasSeenBefore).changes;
@@ -554,9 +623,9 @@ export class SqliteTraceEngine {
     const key = traceKey(tenant, traceId);
     let slot = sc.rows.get(key);
     if (slot === undefined) {
-      const rec = this.#s.getTrace.get(tenant, traceId) as TraceRecord | undefined;
-      if (rec === undefined) return undefined;
-      slot = new Slot(rec, CLEAN);
+      const a = this.#s.getTrace.get(tenant, traceId) as unknown[] | undefined;
+      if (a === undefined) return undefined;
+      slot = new Slot(recordOf(a), CLEAN);
       sc.rows.set(key, slot);
     }
     return slot;
@@ -657,6 +726,14 @@ export class SqliteTraceEngine {
     else e.delta += delta;
   }
 
+  /** The current run's messages, in order: the row's first, then the joined ones. */
+  #inputs(slot: Slot): string[] {
+    const t = slot.rec;
+    // Written by this operation's flush before a claim reads it (a claim never starts a run).
+    const first = this.#s.firstInput.get(t.id) as string;
+    return t.input_count > 1 ? [first, ...(this.#s.moreInputs.all(t.tenant, t.trace_id, t.run) as string[])] : [first];
+  }
+
   #putKey(req: EncodedAccept, now: number): void {
     if (req.idempotencyKey !== undefined) this.#s.putKey.run(req.tenant, req.flow, req.idempotencyKey, req.traceId, now);
   }
@@ -665,10 +742,27 @@ export class SqliteTraceEngine {
     const s = this.#s;
     for (const slot of sc.rows.values()) {
       if (slot.level === CLEAN) continue;
-      if (slot.level === NEW) s.insertTrace.run(slot.rec);
-      else if (slot.level === FULL) s.updateFull.run(slot.rec);
-      else s.updateCounters.run(slot.rec);
+      const t = slot.rec;
+      if (slot.level === NEW) {
+        t.id = Number(
+          s.insertTrace.run(
+            t.tenant, t.trace_id, t.flow, t.state, t.run, t.attempt, t.epoch, t.owner, t.cancel_requested, t.deadline, t.traceparent, t.error,
+            t.created_at, t.updated_at, t.ended_at, t.input_count, t.stored_this_run, t.last_update_seq, t.last_event_seq, t.queue_ord, slot.message,
+          ).lastInsertRowid,
+        );
+      } else {
+        if (slot.level === FULL) {
+          s.updateFull.run(
+            t.flow, t.state, t.run, t.attempt, t.epoch, t.owner, t.cancel_requested, t.deadline, t.traceparent, t.error, t.updated_at, t.ended_at,
+            t.input_count, t.stored_this_run, t.last_update_seq, t.last_event_seq, t.queue_ord, t.id,
+          );
+        } else {
+          s.updateCounters.run(t.cancel_requested, t.updated_at, t.input_count, t.stored_this_run, t.last_update_seq, t.last_event_seq, t.id);
+        }
+        if (slot.message !== undefined) s.setMessage.run(slot.message, t.id);
+      }
       slot.level = CLEAN;
+      slot.message = undefined;
     }
   }
 

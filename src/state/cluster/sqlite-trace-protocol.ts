@@ -6,34 +6,33 @@
  */
 import type { AcceptRequest, EndWrite, EventWrite, OutputWrite, ReplicaRow, TracePruneCutoffs, TraceState, UpdateKind } from './trace-store.js';
 
-/** A `cluster_traces` row as SQLite returns it. */
-export interface TraceRecord {
-  tenant: string;
-  trace_id: string;
-  flow: string;
-  state: TraceState;
-  run: number;
-  attempt: number;
-  epoch: number;
-  owner: string | null;
-  /** 0 or 1. */
-  cancel_requested: number;
-  deadline: number | null;
-  traceparent: string | null;
-  /** The codec's text of the error; NULL for none. */
-  error: string | null;
-  created_at: number;
-  updated_at: number;
-  ended_at: number | null;
-  /** Messages accepted into the current run. */
-  input_count: number;
-  /** Updates the current run stored (read or not): what a re-run suppresses. */
-  stored_this_run: number;
-  last_update_seq: number;
-  last_event_seq: number;
-  /** Position in the flow's queue while QUEUED; NULL otherwise. */
-  queue_ord: number | null;
-}
+/** The columns of {@link TraceTuple}, in order, for a SELECT. */
+export const TRACE_TUPLE_COLUMNS =
+  'tenant, trace_id, flow, state, run, attempt, epoch, owner, cancel_requested, deadline, traceparent, error, created_at, updated_at, ended_at';
+
+/**
+ * A trace row as it crosses to the main thread (and as the main thread
+ * reads it): an array, which SQLite returns and a structured clone copies
+ * more cheaply than an object of as many properties. `error` is the
+ * codec's text (null for none); `cancelRequested` is 0 or 1.
+ */
+export type TraceTuple = readonly [
+  tenant: string,
+  traceId: string,
+  flow: string,
+  state: TraceState,
+  run: number,
+  attempt: number,
+  epoch: number,
+  owner: string | null,
+  cancelRequested: number,
+  deadline: number | null,
+  traceparent: string | null,
+  error: string | null,
+  createdAt: number,
+  updatedAt: number,
+  endedAt: number | null,
+];
 
 /** An {@link AcceptRequest} with its message as text. */
 export type EncodedAccept = Omit<AcceptRequest, 'message'> & { readonly message: string };
@@ -68,16 +67,16 @@ export interface EncodedBatch {
 
 /** How one accept was decided, rows as stored. */
 export type RawAcceptResult =
-  | { readonly kind: 'accepted'; readonly row: TraceRecord; readonly input: number; readonly joined: boolean }
-  | { readonly kind: 'duplicate'; readonly traceId: string; readonly row: TraceRecord | undefined }
+  | { readonly kind: 'accepted'; readonly row: TraceTuple; readonly input: number; readonly joined: boolean }
+  | { readonly kind: 'duplicate'; readonly traceId: string; readonly row: TraceTuple | undefined }
   | { readonly kind: 'over_quota' }
   | { readonly kind: 'queue_full' }
-  | { readonly kind: 'cancelling'; readonly row: TraceRecord }
-  | { readonly kind: 'other_flow'; readonly row: TraceRecord };
+  | { readonly kind: 'cancelling'; readonly row: TraceTuple }
+  | { readonly kind: 'other_flow'; readonly row: TraceTuple };
 
 /** A claimed trace, messages as text. */
 export interface RawClaim {
-  readonly row: TraceRecord;
+  readonly row: TraceTuple;
   readonly inputs: readonly string[];
   readonly storedUpdates: number;
   readonly lastUpdateSeq: number;
@@ -87,16 +86,16 @@ export interface RawClaim {
 }
 
 export type RawTakeResult =
-  | { readonly kind: 'update'; readonly update: EncodedUpdate; readonly row: TraceRecord }
-  | { readonly kind: 'end'; readonly row: TraceRecord }
-  | { readonly kind: 'empty'; readonly row: TraceRecord }
+  | { readonly kind: 'update'; readonly update: EncodedUpdate; readonly row: TraceTuple }
+  | { readonly kind: 'end'; readonly row: TraceTuple }
+  | { readonly kind: 'empty'; readonly row: TraceTuple }
   | { readonly kind: 'missing' };
 
 export type RawCancelResult =
   | { readonly kind: 'missing' }
-  | { readonly kind: 'ended'; readonly row: TraceRecord }
-  | { readonly kind: 'cancelled'; readonly row: TraceRecord; readonly lastEventSeq: number }
-  | { readonly kind: 'requested'; readonly row: TraceRecord };
+  | { readonly kind: 'ended'; readonly row: TraceTuple }
+  | { readonly kind: 'cancelled'; readonly row: TraceTuple; readonly lastEventSeq: number }
+  | { readonly kind: 'requested'; readonly row: TraceTuple };
 
 /** One bounded step of a prune; `more` when a category hit the step's limit. */
 export interface PruneStep {

@@ -32,7 +32,7 @@
 import type Database from 'better-sqlite3';
 import { migrateSqlite } from '../sqlite-migrations.js';
 import { openTraceDatabase } from './sqlite-trace-engine.js';
-import type { EngineOp, EngineOps, NoticeParts, RawAcceptResult, TraceRecord } from './sqlite-trace-protocol.js';
+import { TRACE_TUPLE_COLUMNS, type EngineOp, type EngineOps, type NoticeParts, type RawAcceptResult, type TraceTuple } from './sqlite-trace-protocol.js';
 import { InlineTransport, storeError, ThreadTransport, type EngineTransport } from './sqlite-trace-thread.js';
 import type {
   AcceptResult,
@@ -171,8 +171,15 @@ export class SqliteTraceStore implements TraceStore {
     }
     const p = (sql: string): Database.Statement => db.prepare(sql);
     this.#reads = {
-      getTrace: p('SELECT * FROM cluster_traces WHERE tenant = ? AND trace_id = ?'),
-      inputs: p('SELECT message FROM cluster_inputs WHERE tenant = ? AND trace_id = ? AND run = ? AND n > ? ORDER BY n').pluck(),
+      getTrace: p(`SELECT ${TRACE_TUPLE_COLUMNS} FROM cluster_traces WHERE tenant = ? AND trace_id = ?`).raw(),
+      // The first message is the trace row's, the others cluster_inputs' (one statement: one snapshot).
+      inputs: p(
+        `SELECT message FROM (
+           SELECT 1 AS n, message FROM cluster_traces WHERE tenant = @tenant AND trace_id = @traceId AND run = @run AND @after < 1
+           UNION ALL
+           SELECT n, message FROM cluster_inputs WHERE tenant = @tenant AND trace_id = @traceId AND run = @run AND n > @after
+         ) ORDER BY n`,
+      ).pluck(),
       owned: p("SELECT tenant, trace_id, epoch, cancel_requested FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?"),
       replicas: p('SELECT * FROM cluster_replicas'),
       eventsAfter: p('SELECT * FROM cluster_events WHERE tenant = ? AND trace_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
@@ -283,8 +290,8 @@ export class SqliteTraceStore implements TraceStore {
 
   getTrace(tenant: string, traceId: string): Promise<TraceRow | undefined> {
     return this.#sync(() => {
-      const rec = this.#read('getTrace').get(tenant, traceId) as TraceRecord | undefined;
-      return rec === undefined ? undefined : this.#row(rec);
+      const row = this.#read('getTrace').get(tenant, traceId) as TraceTuple | undefined;
+      return row === undefined ? undefined : this.#row(row);
     });
   }
 
@@ -318,7 +325,7 @@ export class SqliteTraceStore implements TraceStore {
   }
 
   inputs(tenant: string, traceId: string, run: number, afterInput: number): Promise<unknown[]> {
-    return this.#sync(() => (this.#read('inputs').all(tenant, traceId, run, afterInput) as string[]).map((m) => this.#codec.decode(m)));
+    return this.#sync(() => (this.#read('inputs').all({ tenant, traceId, run, after: afterInput }) as string[]).map((m) => this.#codec.decode(m)));
   }
 
   heartbeat(replica: Omit<ReplicaRow, 'heartbeatAt'>): Promise<{ readonly lapsed: boolean }> {
@@ -396,23 +403,23 @@ export class SqliteTraceStore implements TraceStore {
     return reads[name];
   }
 
-  #row(r: TraceRecord): TraceRow {
+  #row(r: TraceTuple): TraceRow {
     return {
-      tenant: r.tenant,
-      traceId: r.trace_id,
-      flow: r.flow,
-      state: r.state,
-      run: r.run,
-      attempt: r.attempt,
-      epoch: r.epoch,
-      owner: r.owner ?? undefined,
-      cancelRequested: r.cancel_requested !== 0,
-      deadline: r.deadline ?? undefined,
-      traceparent: r.traceparent ?? undefined,
-      error: r.error === null ? undefined : this.#codec.decode(r.error),
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      endedAt: r.ended_at ?? undefined,
+      tenant: r[0],
+      traceId: r[1],
+      flow: r[2],
+      state: r[3],
+      run: r[4],
+      attempt: r[5],
+      epoch: r[6],
+      owner: r[7] ?? undefined,
+      cancelRequested: r[8] !== 0,
+      deadline: r[9] ?? undefined,
+      traceparent: r[10] ?? undefined,
+      error: r[11] === null ? undefined : this.#codec.decode(r[11]),
+      createdAt: r[12],
+      updatedAt: r[13],
+      endedAt: r[14] ?? undefined,
     };
   }
 
