@@ -55,6 +55,8 @@ export function openTraceDatabase(path: string, busyTimeoutMs: number): Database
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // A WAL that grew under a burst is cut back to this size once checkpointed.
+    db.pragma('journal_size_limit = 67108864');
   } catch (err) {
     db.close();
     throw err;
@@ -295,10 +297,11 @@ export class SqliteTraceEngine {
            heartbeat_at = excluded.heartbeat_at, draining = excluded.draining`,
       ),
       deleteReplica: p('DELETE FROM cluster_replicas WHERE id = ?'),
+      // CROSS JOIN keeps the (small: unread only) updates table outside, rather than every ended trace.
       pruneUpdates: p(
         `DELETE FROM cluster_updates WHERE (tenant, trace_id, seq) IN (
            SELECT u.tenant, u.trace_id, u.seq FROM cluster_updates u
-           JOIN cluster_traces t ON t.tenant = u.tenant AND t.trace_id = u.trace_id
+           CROSS JOIN cluster_traces t ON t.tenant = u.tenant AND t.trace_id = u.trace_id
            WHERE t.ended_at < ? LIMIT ?)`,
       ),
       endedBefore: p('SELECT id, tenant, trace_id FROM cluster_traces WHERE ended_at < ? ORDER BY ended_at LIMIT ?').raw(),

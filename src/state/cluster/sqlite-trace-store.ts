@@ -75,7 +75,7 @@ const MAX_IN_FLIGHT = 2;
 /** Most operations in one transaction. */
 const MAX_GROUP = 1024;
 /** Rows each prune step deletes per kind, so a large prune never holds the write lock long. */
-const PRUNE_STEP = 2000;
+const PRUNE_STEP = 500;
 
 interface Pending {
   readonly op: EngineOp;
@@ -83,18 +83,9 @@ interface Pending {
   reject(err: Error): void;
 }
 
-interface EventRecordRow {
-  id: number;
-  tenant: string;
-  trace_id: string;
-  seq: number;
-  flow: string;
-  ts: number;
-  kind: string;
-  node_name: string | null;
-  node_id: string | null;
-  payload: string;
-}
+/** The columns of an event row as read (an array: cheaper than an object per row). */
+const EVENT_COLUMNS = 'id, tenant, trace_id, seq, flow, ts, kind, node_name, node_id, payload';
+type EventTuple = [id: number, tenant: string, traceId: string, seq: number, flow: string, ts: number, kind: string, nodeName: string | null, nodeId: string | null, payload: string];
 
 interface ReplicaRecord {
   id: string;
@@ -105,18 +96,8 @@ interface ReplicaRecord {
   draining: number;
 }
 
-function toEvent(r: EventRecordRow): StoredEventRow {
-  return {
-    tenant: r.tenant,
-    traceId: r.trace_id,
-    seq: r.seq,
-    flow: r.flow,
-    ts: r.ts,
-    kind: r.kind,
-    nodeName: r.node_name ?? undefined,
-    nodeId: r.node_id ?? undefined,
-    payloadJson: r.payload,
-  };
+function toEvent(r: EventTuple): StoredEventRow {
+  return { tenant: r[1], traceId: r[2], seq: r[3], flow: r[4], ts: r[5], kind: r[6], nodeName: r[7] ?? undefined, nodeId: r[8] ?? undefined, payloadJson: r[9] };
 }
 
 type Reads = Record<'getTrace' | 'inputs' | 'owned' | 'replicas' | 'eventsAfter' | 'tailStart' | 'tailEvents' | 'ping', Database.Statement>;
@@ -182,9 +163,9 @@ export class SqliteTraceStore implements TraceStore {
       ).pluck(),
       owned: p("SELECT tenant, trace_id, epoch, cancel_requested FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?"),
       replicas: p('SELECT * FROM cluster_replicas'),
-      eventsAfter: p('SELECT * FROM cluster_events WHERE tenant = ? AND trace_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM cluster_events WHERE tenant = ? AND trace_id = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(),
       tailStart: p('SELECT COALESCE(MAX(id), 0) FROM cluster_events').pluck(),
-      tailEvents: p('SELECT * FROM cluster_events WHERE id > ? ORDER BY id LIMIT ?'),
+      tailEvents: p(`SELECT ${EVENT_COLUMNS} FROM cluster_events WHERE id > ? ORDER BY id LIMIT ?`).raw(),
       ping: p('SELECT 1'),
     };
     this.#db = db;
@@ -365,7 +346,7 @@ export class SqliteTraceStore implements TraceStore {
   eventsAfter(tenant: string, traceId: string, afterSeq: number, limit = Number.POSITIVE_INFINITY): Promise<StoredEventRow[]> {
     // LIMIT -1 is no limit in SQLite.
     const max = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1;
-    return this.#sync(() => (this.#read('eventsAfter').all(tenant, traceId, afterSeq, max) as EventRecordRow[]).map(toEvent));
+    return this.#sync(() => (this.#read('eventsAfter').all(tenant, traceId, afterSeq, max) as EventTuple[]).map(toEvent));
   }
 
   tailStart(): Promise<string> {
@@ -375,9 +356,9 @@ export class SqliteTraceStore implements TraceStore {
   tailEvents(cursor: string, limit: number): Promise<EventTail> {
     return this.#sync(() => {
       const from = Math.max(0, Math.floor(Number(cursor)) || 0);
-      const rows = this.#read('tailEvents').all(from, Math.max(0, Math.floor(limit))) as EventRecordRow[];
+      const rows = this.#read('tailEvents').all(from, Math.max(0, Math.floor(limit))) as EventTuple[];
       const last = rows[rows.length - 1];
-      return { events: rows.map(toEvent), cursor: String(last === undefined ? from : last.id) };
+      return { events: rows.map(toEvent), cursor: String(last === undefined ? from : last[0]) };
     });
   }
 
