@@ -34,24 +34,25 @@ import { migrateSqlite } from '../sqlite-migrations.js';
 import { openTraceDatabase } from './sqlite-trace-engine.js';
 import { TRACE_TUPLE_COLUMNS, type EngineOp, type EngineOps, type NoticeParts, type RawAcceptResult, type TraceTuple } from './sqlite-trace-protocol.js';
 import { InlineTransport, storeError, ThreadTransport, type EngineTransport } from './sqlite-trace-thread.js';
-import type {
-  AcceptResult,
-  CancelRequestResult,
-  ClaimedTrace,
-  CommitBatch,
-  CommitResult,
-  EventTail,
-  OwnedTrace,
-  ReplicaRow,
-  StoredEventRow,
-  StoreNotice,
-  TakeResult,
-  TracePruneCutoffs,
-  TracePruneResult,
-  TraceRow,
-  TraceStore,
-  TraceStoreTiming,
-  ValueCodec,
+import {
+  isTerminal,
+  type AcceptResult,
+  type CancelRequestResult,
+  type ClaimedTrace,
+  type CommitBatch,
+  type CommitResult,
+  type EventTail,
+  type OwnedTrace,
+  type ReplicaRow,
+  type StoredEventRow,
+  type StoreNotice,
+  type TakeResult,
+  type TracePruneCutoffs,
+  type TracePruneResult,
+  type TraceRow,
+  type TraceStore,
+  type TraceStoreTiming,
+  type ValueCodec,
 } from './trace-store.js';
 
 /** Options of {@link SqliteTraceStore}. */
@@ -100,7 +101,7 @@ function toEvent(r: EventTuple): StoredEventRow {
   return { tenant: r[1], traceId: r[2], seq: r[3], flow: r[4], ts: r[5], kind: r[6], nodeName: r[7] ?? undefined, nodeId: r[8] ?? undefined, payloadJson: r[9] };
 }
 
-type Reads = Record<'getTrace' | 'inputs' | 'owned' | 'replicas' | 'eventsAfter' | 'tailStart' | 'tailEvents' | 'ping', Database.Statement>;
+type Reads = Record<'getTrace' | 'peek' | 'inputs' | 'owned' | 'replicas' | 'eventsAfter' | 'tailStart' | 'tailEvents' | 'ping', Database.Statement>;
 
 /** SQLite trace store; see the module comment. */
 export class SqliteTraceStore implements TraceStore {
@@ -153,6 +154,10 @@ export class SqliteTraceStore implements TraceStore {
     const p = (sql: string): Database.Statement => db.prepare(sql);
     this.#reads = {
       getTrace: p(`SELECT ${TRACE_TUPLE_COLUMNS} FROM cluster_traces WHERE tenant = ? AND trace_id = ?`).raw(),
+      peek: p(
+        `SELECT ${TRACE_TUPLE_COLUMNS}, EXISTS (SELECT 1 FROM cluster_updates u WHERE u.tenant = t.tenant AND u.trace_id = t.trace_id)
+         FROM cluster_traces t WHERE tenant = ? AND trace_id = ?`,
+      ).raw(),
       // The first message is the trace row's, the others cluster_inputs' (one statement: one snapshot).
       inputs: p(
         `SELECT message FROM (
@@ -277,6 +282,16 @@ export class SqliteTraceStore implements TraceStore {
   }
 
   async take(tenant: string, traceId: string): Promise<TakeResult> {
+    // A take that finds nothing to hand out changes nothing, so a read
+    // snapshot answers it as the writer would have at that instant; only
+    // handing out an update needs the writer's transaction (waiting
+    // readers poll, and most polls find nothing).
+    const seen = this.#read('peek').get(tenant, traceId) as [...TraceTuple, number] | undefined;
+    if (seen === undefined) return { kind: 'missing' };
+    if (seen[15] === 0 || seen[8] !== 0 || seen[3] === 'CANCELLED') {
+      const row = this.#row(seen as unknown as TraceTuple);
+      return isTerminal(row.state) ? { kind: 'end', row } : { kind: 'empty', row };
+    }
     const r = await this.#submit({ op: 'take', tenant, traceId });
     switch (r.kind) {
       case 'missing':
