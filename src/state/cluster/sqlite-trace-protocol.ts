@@ -4,7 +4,16 @@
  * turned into text by the store's codec), so they cross a worker boundary
  * as a cheap structured clone and the engine never needs the codec.
  */
-import type { AcceptRequest, EndWrite, EventWrite, OutputWrite, ReplicaRow, TracePruneCutoffs, TraceState, UpdateKind } from './trace-store.js';
+import type {
+  AcceptRequest,
+  EndWrite,
+  EventWrite,
+  OutputWrite,
+  ReplicaRow,
+  TracePruneCutoffs,
+  TraceState,
+  UpdateKind,
+} from './trace-store.js';
 
 /** The columns of {@link TraceTuple}, in order, for a SELECT. */
 export const TRACE_TUPLE_COLUMNS =
@@ -85,12 +94,14 @@ export interface RawClaim {
   readonly previousHeartbeat: number | undefined;
 }
 
+/** A take's result (trace-store.ts `TakeResult`) as the engine answers it: value as text, row as a tuple. */
 export type RawTakeResult =
   | { readonly kind: 'update'; readonly update: EncodedUpdate; readonly row: TraceTuple }
   | { readonly kind: 'end'; readonly row: TraceTuple }
   | { readonly kind: 'empty'; readonly row: TraceTuple }
   | { readonly kind: 'missing' };
 
+/** A cancellation's result (trace-store.ts `CancelRequestResult`) as the engine answers it: row as a tuple. */
 export type RawCancelResult =
   | { readonly kind: 'missing' }
   | { readonly kind: 'ended'; readonly row: TraceTuple }
@@ -118,6 +129,7 @@ export interface EngineOps {
   prune: { args: { readonly cutoffs: TracePruneCutoffs; readonly limit: number }; result: PruneStep };
 }
 
+/** The name of an engine operation. */
 export type EngineOpName = keyof EngineOps;
 
 /** One operation for the engine. */

@@ -137,7 +137,7 @@ export class SqliteTraceStore implements TraceStore {
     const o = this.#opts;
     const busyTimeoutMs = o.busyTimeoutMs ?? 5000;
     const db = openTraceDatabase(o.path, busyTimeoutMs);
-    let transport: EngineTransport;
+    let transport: EngineTransport | undefined;
     try {
       migrateSqlite(db);
       if (o.path === ':memory:' || o.writerThread === false) {
@@ -147,32 +147,33 @@ export class SqliteTraceStore implements TraceStore {
         // This connection only reads from now on.
         db.pragma('query_only = 1');
       }
+      const p = (sql: string): Database.Statement => db.prepare(sql);
+      this.#reads = {
+        getTrace: p(`SELECT ${TRACE_TUPLE_COLUMNS} FROM cluster_traces WHERE tenant = ? AND trace_id = ?`).raw(),
+        peek: p(
+          `SELECT ${TRACE_TUPLE_COLUMNS}, EXISTS (SELECT 1 FROM cluster_updates u WHERE u.tenant = t.tenant AND u.trace_id = t.trace_id)
+           FROM cluster_traces t WHERE tenant = ? AND trace_id = ?`,
+        ).raw(),
+        // The first message is the trace row's, the others cluster_inputs' (one statement: one snapshot).
+        inputs: p(
+          `SELECT message FROM (
+             SELECT 1 AS n, message FROM cluster_traces WHERE tenant = @tenant AND trace_id = @traceId AND run = @run AND @after < 1
+             UNION ALL
+             SELECT n, message FROM cluster_inputs WHERE tenant = @tenant AND trace_id = @traceId AND run = @run AND n > @after
+           ) ORDER BY n`,
+        ).pluck(),
+        owned: p("SELECT tenant, trace_id, epoch, cancel_requested FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?"),
+        replicas: p('SELECT * FROM cluster_replicas'),
+        eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM cluster_events WHERE tenant = ? AND trace_id = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(),
+        tailStart: p('SELECT COALESCE(MAX(id), 0) FROM cluster_events').pluck(),
+        tailEvents: p(`SELECT ${EVENT_COLUMNS} FROM cluster_events WHERE id > ? ORDER BY id LIMIT ?`).raw(),
+        ping: p('SELECT 1'),
+      };
     } catch (err) {
       db.close();
+      await transport?.close();
       throw err;
     }
-    const p = (sql: string): Database.Statement => db.prepare(sql);
-    this.#reads = {
-      getTrace: p(`SELECT ${TRACE_TUPLE_COLUMNS} FROM cluster_traces WHERE tenant = ? AND trace_id = ?`).raw(),
-      peek: p(
-        `SELECT ${TRACE_TUPLE_COLUMNS}, EXISTS (SELECT 1 FROM cluster_updates u WHERE u.tenant = t.tenant AND u.trace_id = t.trace_id)
-         FROM cluster_traces t WHERE tenant = ? AND trace_id = ?`,
-      ).raw(),
-      // The first message is the trace row's, the others cluster_inputs' (one statement: one snapshot).
-      inputs: p(
-        `SELECT message FROM (
-           SELECT 1 AS n, message FROM cluster_traces WHERE tenant = @tenant AND trace_id = @traceId AND run = @run AND @after < 1
-           UNION ALL
-           SELECT n, message FROM cluster_inputs WHERE tenant = @tenant AND trace_id = @traceId AND run = @run AND n > @after
-         ) ORDER BY n`,
-      ).pluck(),
-      owned: p("SELECT tenant, trace_id, epoch, cancel_requested FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?"),
-      replicas: p('SELECT * FROM cluster_replicas'),
-      eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM cluster_events WHERE tenant = ? AND trace_id = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(),
-      tailStart: p('SELECT COALESCE(MAX(id), 0) FROM cluster_events').pluck(),
-      tailEvents: p(`SELECT ${EVENT_COLUMNS} FROM cluster_events WHERE id > ? ORDER BY id LIMIT ?`).raw(),
-      ping: p('SELECT 1'),
-    };
     this.#db = db;
     this.#transport = transport;
   }
