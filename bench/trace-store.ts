@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/trace-store.ts                       # 3 runs per case
  *   BENCH_RUNS=5 BENCH_ROWS=40000 npx tsx bench/trace-store.ts
- *   BENCH_STORES=sqlite npx tsx bench/trace-store.ts
+ *   BENCH_STORES=sqlite BENCH_BATCHES=64 BENCH_CONCURRENCY=1 npx tsx bench/trace-store.ts
  *
  * Cases, for batches of 1, 64 and 512 rows:
  * - `accepts`: commits of new traces started at once (runner set), one
@@ -21,8 +21,9 @@
  *
  * Prints one JSON object on stdout: per store, case, batch size and
  * concurrency, the median over runs of rows/s, commits/s, the commit
- * latency p50/p99 (µs) and the event loop's busy time per row (µs: what
- * the store costs the thread that serves gRPC).
+ * latency p50/p99 (µs), the event loop's busy time per row (µs: what the
+ * store costs the thread that serves gRPC) and the process's CPU time per
+ * row (µs, all threads: on a busy machine steadier than the rates).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,8 +36,8 @@ import type { AcceptRequest, CommitBatch, TraceStore, ValueCodec } from '../src/
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const ROWS = Math.max(512, Number(process.env.BENCH_ROWS ?? 20_000));
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,sqlite-inline,memory').split(',');
-const BATCHES = [1, 64, 512];
-const CONCURRENCY = [1, 16];
+const BATCHES = (process.env.BENCH_BATCHES ?? '1,64,512').split(',').map(Number);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16').split(',').map(Number);
 
 const json: ValueCodec = { encode: (v) => JSON.stringify(v) ?? 'null', decode: (t) => JSON.parse(t) as unknown };
 const EMPTY: CommitBatch = { accepts: [], outputs: [], putBacks: [], events: [], ends: [] };
@@ -76,6 +77,8 @@ interface Sample {
   p99_us: number;
   /** Time the event loop (the server's gRPC thread) was busy, per row. */
   main_us_per_row: number;
+  /** CPU time of the whole process (event loop, writer thread, GC) per row: steadier than rates on a busy machine. */
+  cpu_us_per_row: number;
 }
 
 /** Runs `commits` commits of `make(i)` from `concurrency` callers; returns throughput and latency. */
@@ -83,6 +86,7 @@ async function drive(commits: number, concurrency: number, rowsPerCommit: number
   const lat: number[] = [];
   let next = 0;
   const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -95,6 +99,7 @@ async function drive(commits: number, concurrency: number, rowsPerCommit: number
   );
   const secs = (performance.now() - t0) / 1000;
   const busyMs = performance.eventLoopUtilization(elu0).active;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   return {
     rows_per_s: Math.round((commits * rowsPerCommit) / secs),
@@ -102,6 +107,7 @@ async function drive(commits: number, concurrency: number, rowsPerCommit: number
     p50_us: Math.round(percentile(lat, 0.5) * 1000),
     p99_us: Math.round(percentile(lat, 0.99) * 1000),
     main_us_per_row: Math.round(((busyMs * 1000) / (commits * rowsPerCommit)) * 10) / 10,
+    cpu_us_per_row: Math.round(((cpu.user + cpu.system) / (commits * rowsPerCommit)) * 10) / 10,
   };
 }
 
@@ -173,6 +179,7 @@ async function main(): Promise<void> {
               p50_us: median(samples.map((s) => s.p50_us)),
               p99_us: median(samples.map((s) => s.p99_us)),
               main_us_per_row: median(samples.map((s) => s.main_us_per_row)),
+              cpu_us_per_row: median(samples.map((s) => s.cpu_us_per_row)),
             };
             process.stderr.write(`${kind} ${key}: ${JSON.stringify(result[kind][key])}\n`);
           }
