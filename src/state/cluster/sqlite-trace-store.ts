@@ -11,10 +11,11 @@
  *   so a commit, a wait for another process's write lock or a WAL
  *   checkpoint never blocks the event loop;
  * - a reader on the caller's thread for plain reads (getTrace, inputs,
- *   owned, replicas, eventsAfter, the event tail): in WAL mode a read sees
- *   every transaction committed before it starts and never waits for the
- *   writer, and a synchronous read of a few rows costs microseconds, less
- *   than a round trip to the thread.
+ *   owned, replicas, eventsAfter, the event tail, and a take that finds
+ *   nothing to hand out): in WAL mode a read sees every transaction
+ *   committed before it starts and never waits for the writer, and a
+ *   synchronous read of a few rows costs microseconds, less than a round
+ *   trip to the thread.
  *
  * Group commit: the operations called within one event-loop turn go to the
  * writer as one request and run in one transaction (each in a savepoint, so
