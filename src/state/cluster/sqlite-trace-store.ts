@@ -32,7 +32,7 @@
  */
 import type Database from 'better-sqlite3';
 import { migrateSqlite } from '../sqlite-migrations.js';
-import { openTraceDatabase } from './sqlite-trace-engine.js';
+import { openTraceDatabase } from './sqlite-trace-statements.js';
 import { TRACE_TUPLE_COLUMNS, type EngineOp, type EngineOps, type NoticeParts, type RawAcceptResult, type TraceTuple } from './sqlite-trace-protocol.js';
 import { InlineTransport, storeError, ThreadTransport, type EngineTransport } from './sqlite-trace-thread.js';
 import {

@@ -7,7 +7,8 @@
  * Started by sqlite-trace-store.ts; not meant to be imported.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openTraceDatabase, SqliteTraceEngine } from './sqlite-trace-engine.js';
+import { SqliteTraceEngine } from './sqlite-trace-engine.js';
+import { openTraceDatabase } from './sqlite-trace-statements.js';
 import type { EngineConfig, EngineReply, EngineRequest } from './sqlite-trace-protocol.js';
 
 const port = parentPort;
