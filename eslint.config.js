@@ -33,12 +33,23 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'clients/typescript/test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/require-await': 'off',
+    },
+  },
+  {
+    // @penguiflow/client is its own package: its code, tests and examples never
+    // reach into the server tree (the layer zones above cover only src/).
+    files: ['clients/typescript/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        { zones: [{ target: './clients/typescript', from: './src', message: '@penguiflow/client is a separate package: it must not import the server tree (src/)' }] },
+      ],
     },
   },
   { files: ['eslint.config.js', 'eslint.layers.js'], ...tseslint.configs.disableTypeChecked },

@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -24,6 +25,7 @@ import (
 type Client struct {
 	conn      *grpc.ClientConn
 	svc       pb.FlowServiceClient
+	guard     *closedGuard
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -71,6 +73,11 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
 			requireTLS: !cfg.insecure,
 		}))
 	}
+	guard := &closedGuard{}
+	dialOpts = append(dialOpts,
+		grpc.WithChainUnaryInterceptor(guard.unary),
+		grpc.WithChainStreamInterceptor(guard.stream),
+	)
 	dialOpts = append(dialOpts, cfg.dialOptions...)
 	conn, err := grpc.NewClient(target, dialOpts...)
 	if err != nil {
@@ -82,7 +89,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	return &Client{conn: conn, svc: pb.NewFlowServiceClient(conn)}, nil
+	return &Client{conn: conn, svc: pb.NewFlowServiceClient(conn), guard: guard}, nil
 }
 
 func waitReady(ctx context.Context, conn *grpc.ClientConn) error {
@@ -125,10 +132,36 @@ func (c *callCredentials) GetRequestMetadata(ctx context.Context, _ ...string) (
 func (c *callCredentials) RequireTransportSecurity() bool { return c.requireTLS }
 
 // Close closes the connection: calls and streams in flight fail with
-// CANCELLED and later calls fail. It is idempotent.
+// CANCELLED, and every call made afterwards (also through [Client.Raw])
+// fails with a client-side FAILED_PRECONDITION [*Error] "the client is
+// closed" without being sent, as in the TypeScript and Python clients. It is
+// idempotent.
 func (c *Client) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.conn.Close() })
+	c.closeOnce.Do(func() {
+		c.guard.closed.Store(true)
+		c.closeErr = c.conn.Close()
+	})
 	return c.closeErr
+}
+
+// closedGuard is the first interceptor of every call on the connection: once
+// the Client is closed it answers [closedError] itself. grpc-go alone would
+// answer CANCELLED ("the client connection is closing"), the code this
+// client keeps for calls that were in flight at Close.
+type closedGuard struct{ closed atomic.Bool }
+
+func (g *closedGuard) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if g.closed.Load() {
+		return closedError()
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+func (g *closedGuard) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if g.closed.Load() {
+		return nil, closedError()
+	}
+	return streamer(ctx, desc, cc, method, opts...)
 }
 
 // Conn returns the underlying gRPC connection, e.g. to call the standard
@@ -136,7 +169,9 @@ func (c *Client) Close() error {
 func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
 // Raw returns the generated FlowService stub on the client's connection, for
-// what the typed methods do not cover. Its errors are plain gRPC statuses.
+// what the typed methods do not cover. Its errors are plain gRPC statuses,
+// except after Close: then the [*Error] of the typed methods, whose
+// GRPCStatus is FAILED_PRECONDITION.
 func (c *Client) Raw() pb.FlowServiceClient { return c.svc }
 
 func newSendConfig(opts []SendOption) *sendConfig {

@@ -10,7 +10,8 @@
 // TLS with the system roots. Credentials are [WithToken] or [WithTokenSource]
 // (bearer JWT) and [WithTenant] (the x-tenant-id header trusted by servers in
 // "header" auth mode). A Client is safe for concurrent use; [Client.Close]
-// releases its connection.
+// releases its connection, after which every call fails with a client-side
+// FAILED_PRECONDITION "the client is closed".
 //
 // # Payloads
 //

@@ -209,6 +209,14 @@ func invalidArgument(field, description string) *Error {
 	return e
 }
 
+// closedError is the client-side FAILED_PRECONDITION Error of a call made
+// after Close; the TypeScript and Python clients answer the same.
+func closedError() *Error {
+	e := newError(status.New(codes.FailedPrecondition, "the client is closed"))
+	e.ClientSide = true
+	return e
+}
+
 // internalError is the Error for a server that broke the stream contract.
 func internalError(msg string) *Error {
 	return newError(status.New(codes.Internal, msg))

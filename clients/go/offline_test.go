@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -600,9 +601,43 @@ func TestOfflineSubscribeEventsConversion(t *testing.T) {
 	}
 }
 
-func TestOfflineCloseIsIdempotent(t *testing.T) {
-	addr := startFake(t, &fakeServer{})
+func TestOfflineCloseCancelsCallsInFlight(t *testing.T) {
+	entered := make(chan struct{})
+	addr := startFake(t, &fakeServer{fetch: func(ctx context.Context, _ *pb.FetchRequest) (*pb.FetchResponse, error) {
+		close(entered)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
 	c, err := penguiflow.Dial(context.Background(), addr, penguiflow.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Fetch(ctxFor(t, 10*time.Second), "echo", "t")
+		done <- err
+	}()
+	<-entered
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	asError(t, <-done, codes.Canceled)
+}
+
+func TestOfflineCallsAfterCloseFailWithFailedPrecondition(t *testing.T) {
+	var received atomic.Int32
+	count := grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		received.Add(1)
+		return h(ctx, req)
+	})
+	countStreams := grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		received.Add(1)
+		return h(srv, ss)
+	})
+	addr := startFake(t, &fakeServer{}, count, countStreams)
+	var tokenCalls atomic.Int32
+	c, err := penguiflow.Dial(context.Background(), addr, penguiflow.WithInsecure(),
+		penguiflow.WithTokenSource(func(context.Context) (string, error) { tokenCalls.Add(1); return "tok", nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,8 +647,48 @@ func TestOfflineCloseIsIdempotent(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	_, err = c.ListFlows(context.Background())
-	asError(t, err, codes.Canceled)
+	ctx := ctxFor(t, 5*time.Second)
+	firstErr := func(seq func(func(*penguiflow.TraceUpdate, error) bool)) error {
+		for _, err := range seq {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	calls := map[string]func() error{
+		"Emit":        func() error { _, err := c.Emit(ctx, "echo", 1); return err },
+		"Fetch":       func() error { _, err := c.Fetch(ctx, "echo", "t"); return err },
+		"Call":        func() error { _, err := c.Call(ctx, "echo", 1); return err },
+		"Cancel":      func() error { _, err := c.Cancel(ctx, "echo", "t"); return err },
+		"GetHistory":  func() error { _, err := c.GetHistory(ctx, "echo", "t"); return err },
+		"ListFlows":   func() error { _, err := c.ListFlows(ctx); return err },
+		"CallStream":  func() error { return firstErr(c.CallStream(ctx, "echo", 1)) },
+		"StreamTrace": func() error { return firstErr(c.StreamTrace(ctx, "echo", "t")) },
+		"SubscribeEvents": func() error {
+			for _, err := range c.SubscribeEvents(ctx, penguiflow.EventFilter{}) {
+				return err
+			}
+			return nil
+		},
+	}
+	for name, call := range calls {
+		perr := asError(t, call(), codes.FailedPrecondition)
+		if perr.Message != "the client is closed" || !perr.ClientSide || perr.Error() != "penguiflow: FAILED_PRECONDITION: the client is closed" {
+			t.Errorf("%s: error = %+v", name, perr)
+		}
+		if errors.Is(perr, context.Canceled) {
+			t.Errorf("%s: a closed client is not the caller's cancellation", name)
+		}
+	}
+	// The escape hatch shares the connection and the answer.
+	_, err = c.Raw().ListFlows(ctx, &pb.ListFlowsRequest{})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("Raw().ListFlows after Close: %v", err)
+	}
+	if n, m := received.Load(), tokenCalls.Load(); n != 0 || m != 0 {
+		t.Fatalf("after Close the server received %d calls and the token source ran %d times; want none", n, m)
+	}
 }
 
 func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {

@@ -7,7 +7,7 @@
  */
 
 /** Every reason the host refuses or fails a request. */
-export const HOST_ERROR_CODES = ['FLOW_NOT_FOUND', 'TRACE_NOT_FOUND', 'STORE_UNAVAILABLE'] as const;
+export const HOST_ERROR_CODES = ['FLOW_NOT_FOUND', 'TRACE_NOT_FOUND', 'STORE_UNAVAILABLE', 'DRAINING', 'TRACE_ID_IN_USE'] as const;
 
 /** One of {@link HOST_ERROR_CODES}. */
 export type HostErrorCode = (typeof HOST_ERROR_CODES)[number];

@@ -154,11 +154,15 @@ const HOST_STATUS: Readonly<Record<HostErrorCode, { code: ServiceErrorCode; reas
   FLOW_NOT_FOUND: { code: 'NOT_FOUND', reason: 'FLOW_NOT_FOUND' },
   TRACE_NOT_FOUND: { code: 'NOT_FOUND', reason: 'TRACE_NOT_FOUND' },
   STORE_UNAVAILABLE: { code: 'UNAVAILABLE', reason: 'STORE_UNAVAILABLE' },
+  DRAINING: { code: 'UNAVAILABLE', reason: 'SERVER_DRAINING' },
+  TRACE_ID_IN_USE: { code: 'INVALID_ARGUMENT', reason: 'TRACE_ID_IN_USE' },
 };
 
 function fromHostError(err: HostError): ServiceError {
   const { code, reason } = HOST_STATUS[err.code];
-  return new ServiceError(code, err.message, { reason, cause: err });
+  // The only host refusal about a request field: the message's trace id.
+  const fieldViolations = err.code === 'TRACE_ID_IN_USE' ? [{ field: 'message.trace_id', description: err.message }] : undefined;
+  return new ServiceError(code, err.message, { reason, cause: err, ...(fieldViolations === undefined ? {} : { fieldViolations }) });
 }
 
 /**

@@ -4,7 +4,8 @@
  * the `PENGUIFLOW_STORE` / retention parsing.
  */
 export { MemoryStateStore } from './memory-store.js';
-export { PostgresStateStore, POSTGRES_MIGRATIONS, type PostgresStoreOptions } from './postgres-store.js';
+export { PostgresStateStore, type PostgresStoreOptions } from './postgres-store.js';
+export { POSTGRES_MIGRATIONS, migratePostgres, type PostgresMigration } from './postgres-migrations.js';
 export { SqliteStateStore, SQLITE_MIGRATIONS, type SqliteStoreOptions } from './sqlite-store.js';
 export { openStore } from './open-store.js';
 export { DEFAULT_STORE, parseDuration, parseStoreSpec, type StoreSpec } from './store-spec.js';

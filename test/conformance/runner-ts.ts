@@ -108,21 +108,30 @@ function tokenFor(settings: Settings, identity: Identity): string | undefined {
 
 const clients = new Map<string, FlowClient>();
 
+function newClient(settings: Settings, identity: Identity): FlowClient {
+  const baseUrl = `http://${settings.target}`;
+  if (identity.tenantHeader !== undefined) return createFlowClient({ baseUrl, tenant: identity.tenantHeader });
+  if (settings.auth === 'jwt') {
+    const token = tokenFor(settings, identity);
+    return createFlowClient(token === undefined ? { baseUrl } : { baseUrl, token });
+  }
+  return createFlowClient({ baseUrl, tenant: tenantName(identity.tenant ?? 'default') });
+}
+
 function clientFor(settings: Settings, identity: Identity): FlowClient {
   const key = JSON.stringify([identity.tenant, identity.token, identity.tenantHeader]);
   let client = clients.get(key);
   if (client === undefined) {
-    const baseUrl = `http://${settings.target}`;
-    if (identity.tenantHeader !== undefined) {
-      client = createFlowClient({ baseUrl, tenant: identity.tenantHeader });
-    } else if (settings.auth === 'jwt') {
-      const token = tokenFor(settings, identity);
-      client = createFlowClient(token === undefined ? { baseUrl } : { baseUrl, token });
-    } else {
-      client = createFlowClient({ baseUrl, tenant: tenantName(identity.tenant ?? 'default') });
-    }
+    client = newClient(settings, identity);
     clients.set(key, client);
   }
+  return client;
+}
+
+/** A step with `closedClient: true` runs on a fresh client of its identity, closed before the call. */
+function closedClientFor(settings: Settings, identity: Identity): FlowClient {
+  const client = newClient(settings, identity);
+  client.close();
   return client;
 }
 
@@ -228,6 +237,8 @@ function errorObs(err: unknown): Obj {
     error: err.code,
     reason: err.details.errorInfo?.reason ?? '',
     fieldViolations: err.details.fieldViolations.map((v) => v.field),
+    message: err.serverMessage,
+    clientSide: err.clientSide,
   };
 }
 
@@ -401,7 +412,7 @@ async function runStep(settings: Settings, identity: Identity, step: Step): Prom
     await new Promise((r) => setTimeout(r, optNum(step, 'ms') ?? 0));
     return null;
   }
-  const client = clientFor(settings, identity);
+  const client = step.closedClient === true ? closedClientFor(settings, identity) : clientFor(settings, identity);
   const flow = step.flow === undefined ? '' : str(step, 'flow');
   try {
     switch (step.op) {

@@ -104,17 +104,27 @@ def token_for(settings: Settings, identity: dict[str, Any]) -> str | None:
 _clients: dict[str, FlowClient] = {}
 
 
+def new_client(settings: Settings, identity: dict[str, Any]) -> FlowClient:
+    if "tenantHeader" in identity:
+        return FlowClient(settings.target, tenant=identity["tenantHeader"])
+    if settings.auth == "jwt":
+        return FlowClient(settings.target, token=token_for(settings, identity))
+    return FlowClient(settings.target, tenant=tenant_name(identity.get("tenant", "default")))
+
+
 def client_for(settings: Settings, identity: dict[str, Any]) -> FlowClient:
     key = json.dumps([identity.get("tenant"), identity.get("token"), identity.get("tenantHeader")])
     client = _clients.get(key)
     if client is None:
-        if "tenantHeader" in identity:
-            client = FlowClient(settings.target, tenant=identity["tenantHeader"])
-        elif settings.auth == "jwt":
-            client = FlowClient(settings.target, token=token_for(settings, identity))
-        else:
-            client = FlowClient(settings.target, tenant=tenant_name(identity.get("tenant", "default")))
+        client = new_client(settings, identity)
         _clients[key] = client
+    return client
+
+
+def closed_client_for(settings: Settings, identity: dict[str, Any]) -> FlowClient:
+    """A step with ``closedClient: true`` runs on a fresh client of its identity, closed before the call."""
+    client = new_client(settings, identity)
+    client.close()
     return client
 
 
@@ -238,6 +248,8 @@ def error_obs(err: FlowClientError) -> dict[str, Any]:
         "error": err.code.name,
         "reason": err.reason or "",
         "fieldViolations": [v.field for v in err.field_violations],
+        "message": err.message,
+        "clientSide": err.client_side,
     }
 
 
@@ -381,7 +393,8 @@ def run_step(settings: Settings, identity: dict[str, Any], step: dict[str, Any])
     if op == "sleep":
         time.sleep(step.get("ms", 0) / 1000)
         return None
-    client = client_for(settings, identity)
+    get_client = closed_client_for if step.get("closedClient") is True else client_for
+    client = get_client(settings, identity)
     flow = step.get("flow", "")
     try:
         if op == "emit":

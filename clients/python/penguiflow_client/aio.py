@@ -29,7 +29,7 @@ from penguiflow_client._types import (
     JSONValue,
     TraceUpdate,
 )
-from penguiflow_client.errors import FlowClientError
+from penguiflow_client.errors import FlowClientError, closed_error
 from penguiflow_client.gen.penguiflow.v1 import flow_service_pb2 as pb
 from penguiflow_client.gen.penguiflow.v1 import flow_service_pb2_grpc as pb_grpc
 
@@ -189,7 +189,13 @@ class AsyncFlowClient:
         return self._opts.target
 
     async def close(self) -> None:
-        """Close the channel; in-flight calls and streams are cancelled. Idempotent."""
+        """Close the channel. Idempotent.
+
+        Calls and streams in flight end with CANCELLED; a call made afterwards
+        raises :class:`FlowClientError` FAILED_PRECONDITION (``client_side``,
+        message ``the client is closed``) without sending anything, as in the
+        TypeScript and Go clients.
+        """
         if self._closed:
             return
         self._closed = True
@@ -210,7 +216,7 @@ class AsyncFlowClient:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise FlowClientError(grpc.StatusCode.CANCELLED, "the client is closed", client_side=True)
+            raise closed_error()
 
     async def _unary(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
         self._check_open()

@@ -21,7 +21,7 @@ from penguiflow_client._types import (
     JSONValue,
     TraceUpdate,
 )
-from penguiflow_client.errors import FlowClientError
+from penguiflow_client.errors import FlowClientError, closed_error
 from penguiflow_client.gen.penguiflow.v1 import flow_service_pb2 as pb
 from penguiflow_client.gen.penguiflow.v1 import flow_service_pb2_grpc as pb_grpc
 
@@ -194,7 +194,13 @@ class FlowClient:
         return self._opts.target
 
     def close(self) -> None:
-        """Close the channel; in-flight calls and streams are cancelled. Idempotent."""
+        """Close the channel. Idempotent.
+
+        Calls and streams in flight end with CANCELLED; a call made afterwards
+        raises :class:`FlowClientError` FAILED_PRECONDITION (``client_side``,
+        message ``the client is closed``) without sending anything, as in the
+        TypeScript and Go clients.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -214,24 +220,30 @@ class FlowClient:
 
     # -- plumbing ----------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise closed_error()
+
     def _unary(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        self._check_open()
         metadata = self._opts.sync_metadata()
         try:
             return method(request, timeout=self._opts.timeout(timeout), metadata=metadata)
         except grpc.RpcError as exc:
             raise FlowClientError.from_rpc_error(exc) from exc
-        except ValueError as exc:  # grpc raises ValueError on a closed channel
+        except ValueError as exc:  # grpc raises ValueError on a channel closed since the check
             if self._closed:
-                raise _closed_error(exc) from exc
+                raise closed_error() from exc
             raise
 
     def _stream(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        self._check_open()
         metadata = self._opts.sync_metadata()
         try:
             return method(request, timeout=timeout, metadata=metadata)
         except ValueError as exc:
             if self._closed:
-                raise _closed_error(exc) from exc
+                raise closed_error() from exc
             raise
 
     # -- RPCs --------------------------------------------------------------
@@ -465,7 +477,3 @@ class FlowClient:
         """Return the hosted flows (sorted by name) with their nodes, edges and policies."""
         response: pb.ListFlowsResponse = self._unary(self._stub.ListFlows, pb.ListFlowsRequest(), timeout)
         return [_convert.flow_info_from_proto(f) for f in response.flows]
-
-
-def _closed_error(exc: BaseException) -> FlowClientError:
-    return FlowClientError(grpc.StatusCode.CANCELLED, f"the client is closed ({exc})", client_side=True)

@@ -2,30 +2,35 @@
 of the ``google.rpc.Status`` details the server attaches to failed calls.
 
 The server puts a binary ``google.rpc.Status`` in the
-``grpc-status-details-bin`` trailer of every failed call; its ``details`` are
-``google.protobuf.Any`` messages of the types ``google.rpc.ErrorInfo``,
+``grpc-status-details-bin`` trailer of every failed call. gRPC's own
+``grpcio-status`` (``rpc_status.from_call``) reads it from the call; its
+``details`` are ``google.protobuf.Any`` messages, unpacked here into the
+``googleapis-common-protos`` types ``google.rpc.ErrorInfo``,
 ``google.rpc.BadRequest``, ``google.rpc.RetryInfo`` and
-``google.rpc.QuotaFailure``, decoded here. Unknown detail types are kept raw.
+``google.rpc.QuotaFailure``. Other detail types are kept raw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
+# Module imports: with types-protobuf installed, mypy resolves `from google.rpc
+# import ...` against its google-stubs, which have no rpc package.
+import google.rpc.error_details_pb2 as error_details_pb2
+import google.rpc.status_pb2 as status_pb2
+from grpc_status import rpc_status
 
 from penguiflow_client._types import FlowErrorCode
-from penguiflow_client.gen.google.rpc import error_details_pb2, status_pb2
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 """Trailer that carries the binary ``google.rpc.Status``."""
 
-_ERROR_INFO = "google.rpc.ErrorInfo"
-_BAD_REQUEST = "google.rpc.BadRequest"
-_RETRY_INFO = "google.rpc.RetryInfo"
-_QUOTA_FAILURE = "google.rpc.QuotaFailure"
+_M = TypeVar("_M", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ class FlowClientError(Exception):
     ``NOT_FOUND`` (unknown flow or trace), ``INVALID_ARGUMENT`` (see
     :attr:`field_violations`), ``RESOURCE_EXHAUSTED`` (retry after
     :attr:`retry_delay`), ``UNAVAILABLE`` (server draining or unreachable:
-    retry; safe for ``emit`` with an ``idempotency_key``).
+    retry; safe for ``emit`` with an ``idempotency_key``),
+    ``FAILED_PRECONDITION`` (client-side: the client was already closed).
     """
 
     code: grpc.StatusCode
@@ -176,9 +182,7 @@ class FlowClientError(Exception):
         if not isinstance(code, grpc.StatusCode):
             code = grpc.StatusCode.UNKNOWN
         message = details_fn() if callable(details_fn) else None
-        trailing_fn = getattr(error, "trailing_metadata", None)
-        trailing = trailing_fn() if callable(trailing_fn) else None
-        decoded = decode_status_details(_find_status_details(trailing))
+        decoded = _decode_status(_rich_status(error))
         return cls(code, message or "", client_side=False, **decoded)
 
 
@@ -192,6 +196,15 @@ def invalid_argument(field_path: str, description: str) -> FlowClientError:
     )
 
 
+def closed_error() -> FlowClientError:
+    """The error of a call made after ``close()``: FAILED_PRECONDITION, client-side.
+
+    The same answer as the TypeScript and Go clients; calls that were in
+    flight when the client was closed end with CANCELLED instead.
+    """
+    return FlowClientError(grpc.StatusCode.FAILED_PRECONDITION, "the client is closed", client_side=True)
+
+
 def _parse_flow_error_code(value: str) -> FlowErrorCode | None:
     name = value.removeprefix("FLOW_ERROR_CODE_")
     try:
@@ -200,16 +213,21 @@ def _parse_flow_error_code(value: str) -> FlowErrorCode | None:
         return None
 
 
-def _find_status_details(trailing: Any) -> bytes | None:
-    if not trailing:
+def _rich_status(error: BaseException) -> status_pb2.Status | None:
+    """The call's ``google.rpc.Status`` via ``grpc_status.rpc_status.from_call``.
+
+    ``from_call`` wants a call (``code()``, ``details()``,
+    ``trailing_metadata()``: ``grpc.RpcError`` of both APIs has them). A
+    trailer that does not parse, or whose code or message contradicts the
+    call's own status (``ValueError``), yields no details rather than a crash.
+    """
+    if not callable(getattr(error, "trailing_metadata", None)):
         return None
     try:
-        for key, value in trailing:
-            if key == STATUS_DETAILS_KEY and isinstance(value, (bytes, bytearray)):
-                return bytes(value)
-    except (TypeError, ValueError):
+        status: status_pb2.Status | None = rpc_status.from_call(cast(grpc.Call, error))
+    except (DecodeError, ValueError):
         return None
-    return None
+    return status
 
 
 def decode_status_details(data: bytes | None) -> dict[str, Any]:
@@ -219,38 +237,50 @@ def decode_status_details(data: bytes | None) -> dict[str, Any]:
     is kept in ``raw_details``. When a detail type appears more than once,
     the first wins for single-valued fields and lists are concatenated.
     """
-    out: dict[str, Any] = {
-        "error_info": None,
-        "field_violations": [],
-        "retry_delay": None,
-        "quota_violations": [],
-        "raw_details": [],
-    }
     if not data:
-        return out
+        return _decode_status(None)
     try:
-        status = status_pb2.Status.FromString(data)
-    except Exception:  # noqa: BLE001 - malformed trailer: no details rather than a crash
-        return out
-    for any_msg in status.details:
-        type_name = any_msg.type_url.rsplit("/", 1)[-1]
+        return _decode_status(status_pb2.Status.FromString(data))
+    except DecodeError:
+        return _decode_status(None)
+
+
+def _unpack(detail: any_pb2.Any, message_type: type[_M]) -> _M | None:
+    """``detail`` unpacked as ``message_type``, or None when it is another type.
+
+    Raises ``DecodeError`` when the type matches but the bytes do not parse.
+    """
+    message = message_type()
+    return message if detail.Unpack(message) else None
+
+
+def _decode_status(status: status_pb2.Status | None) -> dict[str, Any]:
+    """The FlowClientError keyword arguments of a ``google.rpc.Status`` (see :func:`decode_status_details`)."""
+    error_info: ErrorInfo | None = None
+    field_violations: list[FieldViolation] = []
+    retry_delay: float | None = None
+    quota_violations: list[QuotaViolation] = []
+    raw_details: list[RawErrorDetail] = []
+    for detail in status.details if status is not None else ():
         try:
-            if type_name == _ERROR_INFO:
-                info = error_details_pb2.ErrorInfo.FromString(any_msg.value)
-                if out["error_info"] is None:
-                    out["error_info"] = ErrorInfo(info.reason, info.domain, dict(info.metadata))
-            elif type_name == _BAD_REQUEST:
-                bad = error_details_pb2.BadRequest.FromString(any_msg.value)
-                out["field_violations"] += [FieldViolation(v.field, v.description) for v in bad.field_violations]
-            elif type_name == _RETRY_INFO:
-                retry = error_details_pb2.RetryInfo.FromString(any_msg.value)
-                if out["retry_delay"] is None and retry.HasField("retry_delay"):
-                    out["retry_delay"] = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
-            elif type_name == _QUOTA_FAILURE:
-                quota = error_details_pb2.QuotaFailure.FromString(any_msg.value)
-                out["quota_violations"] += [QuotaViolation(v.subject, v.description) for v in quota.violations]
+            if (info := _unpack(detail, error_details_pb2.ErrorInfo)) is not None:
+                if error_info is None:
+                    error_info = ErrorInfo(info.reason, info.domain, dict(info.metadata))
+            elif (bad := _unpack(detail, error_details_pb2.BadRequest)) is not None:
+                field_violations += [FieldViolation(v.field, v.description) for v in bad.field_violations]
+            elif (retry := _unpack(detail, error_details_pb2.RetryInfo)) is not None:
+                if retry_delay is None and retry.HasField("retry_delay"):
+                    retry_delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+            elif (quota := _unpack(detail, error_details_pb2.QuotaFailure)) is not None:
+                quota_violations += [QuotaViolation(v.subject, v.description) for v in quota.violations]
             else:
-                out["raw_details"].append(RawErrorDetail(any_msg.type_url, bytes(any_msg.value)))
-        except Exception:  # noqa: BLE001 - keep what cannot be decoded
-            out["raw_details"].append(RawErrorDetail(any_msg.type_url, bytes(any_msg.value)))
-    return out
+                raw_details.append(RawErrorDetail(detail.type_url, bytes(detail.value)))
+        except DecodeError:  # a known type whose bytes do not parse: keep it raw
+            raw_details.append(RawErrorDetail(detail.type_url, bytes(detail.value)))
+    return {
+        "error_info": error_info,
+        "field_violations": field_violations,
+        "retry_delay": retry_delay,
+        "quota_violations": quota_violations,
+        "raw_details": raw_details,
+    }

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from google.protobuf import any_pb2, duration_pb2, struct_pb2
 
-from penguiflow_client.gen.google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from penguiflow_client.gen.penguiflow.v1 import (
     events_pb2,
     flow_info_pb2,
@@ -100,6 +100,15 @@ class FakeService(pb_grpc.FlowServiceServicer):
         if request.flow == "garbage-details":
             context.set_trailing_metadata([("grpc-status-details-bin", b"\xff\x00not a status")])
             context.abort(grpc.StatusCode.INTERNAL, "broken trailer")
+        if request.flow == "mismatched-details":
+            # A Status whose code contradicts the call's: rpc_status.from_call rejects it.
+            status = status_pb2.Status(
+                code=grpc.StatusCode.NOT_FOUND.value[0],
+                message="stale",
+                details=[packed(error_details_pb2.ErrorInfo(reason="STALE"))],
+            )
+            context.set_trailing_metadata([("grpc-status-details-bin", status.SerializeToString())])
+            context.abort(grpc.StatusCode.UNAVAILABLE, "draining")
         if request.flow == "plain":
             context.abort(grpc.StatusCode.NOT_FOUND, "no details at all")
         return pb.EmitResponse(trace_id=request.message.trace_id or "generated-id", deduplicated=request.flow == "dedup")

@@ -9,12 +9,14 @@ import dataclasses
 import math
 import pickle
 import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import any_pb2, duration_pb2, struct_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from penguiflow_client import (
     AsyncFlowClient,
@@ -31,7 +33,7 @@ from penguiflow_client import (
     TraceStatus,
     _convert,
 )
-from penguiflow_client.errors import decode_status_details
+from penguiflow_client.errors import RawErrorDetail, decode_status_details
 from penguiflow_client.gen.penguiflow.v1 import messages_pb2
 
 # ---------------------------------------------------------------------------
@@ -184,6 +186,39 @@ def test_decode_status_details_ignores_garbage() -> None:
     assert decode_status_details(None)["field_violations"] == []
 
 
+def test_decode_status_details_keeps_a_malformed_known_detail_raw() -> None:
+    bad = any_pb2.Any(type_url="type.googleapis.com/google.rpc.BadRequest", value=b"\x0a\xff")
+    retry = any_pb2.Any()
+    retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(nanos=250_000_000)))
+    out = decode_status_details(status_pb2.Status(code=8, details=[bad, retry]).SerializeToString())
+    assert out["field_violations"] == [] and out["retry_delay"] == pytest.approx(0.25)
+    assert out["raw_details"] == [RawErrorDetail(bad.type_url, b"\x0a\xff")]
+
+
+def test_decode_status_details_first_single_detail_wins_and_lists_concatenate() -> None:
+    def packed(msg: Any) -> any_pb2.Any:
+        a = any_pb2.Any()
+        a.Pack(msg)
+        return a
+
+    violation = error_details_pb2.QuotaFailure.Violation
+    out = decode_status_details(
+        status_pb2.Status(
+            code=8,
+            details=[
+                packed(error_details_pb2.ErrorInfo(reason="FIRST")),
+                packed(error_details_pb2.RetryInfo()),
+                packed(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=2))),
+                packed(error_details_pb2.ErrorInfo(reason="SECOND")),
+                packed(error_details_pb2.QuotaFailure(violations=[violation(subject="a")])),
+                packed(error_details_pb2.QuotaFailure(violations=[violation(subject="b")])),
+            ],
+        ).SerializeToString()
+    )
+    assert out["error_info"].reason == "FIRST" and out["retry_delay"] == 2.0
+    assert [v.subject for v in out["quota_violations"]] == ["a", "b"]
+
+
 def test_error_details_are_decoded(fake: Any) -> None:
     with FlowClient(fake.target) as client:
         with pytest.raises(FlowClientError) as info:
@@ -222,6 +257,11 @@ def test_malformed_or_missing_details(fake: Any) -> None:
         with pytest.raises(FlowClientError) as info:
             client.emit("plain", {}, timeout=5)
         assert info.value.code == grpc.StatusCode.NOT_FOUND and info.value.message == "no details at all"
+        # A rich status that contradicts the call's own code is not trusted (rpc_status.from_call).
+        with pytest.raises(FlowClientError) as info:
+            client.emit("mismatched-details", {}, timeout=5)
+        assert info.value.code == grpc.StatusCode.UNAVAILABLE and info.value.message == "draining"
+        assert info.value.error_info is None
 
 
 def test_unreachable_server_is_unavailable() -> None:
@@ -384,13 +424,37 @@ def test_sync_deadline_exceeded(fake: Any) -> None:
     assert info.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-def test_closed_client(fake: Any) -> None:
+def _assert_closed_error(err: FlowClientError) -> None:
+    assert (err.code, err.message, err.client_side) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "the client is closed",
+        True,
+    )
+    assert str(err) == "FAILED_PRECONDITION: the client is closed"
+
+
+def test_closed_client_rejects_every_call_with_failed_precondition(fake: Any) -> None:
     client = FlowClient(fake.target)
+    client.list_flows(timeout=5)
     client.close()
     client.close()  # idempotent
-    with pytest.raises(FlowClientError) as info:
-        client.list_flows(timeout=1)
-    assert info.value.code == grpc.StatusCode.CANCELLED and info.value.client_side
+    fake.service.calls.clear()
+    calls: list[Callable[[], object]] = [
+        lambda: client.emit("echo", 1, timeout=1),
+        lambda: client.fetch("echo", "t", timeout=1),
+        lambda: client.call("echo", 1, timeout=1),
+        lambda: client.cancel("echo", "t", timeout=1),
+        lambda: client.get_history("echo", "t", timeout=1),
+        lambda: client.list_flows(timeout=1),
+        lambda: list(client.call_stream("echo", 1, timeout=1)),
+        lambda: list(client.stream_trace("echo", "t", timeout=1)),
+        lambda: client.subscribe_events(timeout=1),
+    ]
+    for call in calls:
+        with pytest.raises(FlowClientError) as info:
+            call()
+        _assert_closed_error(info.value)
+    assert fake.service.calls == []
 
 
 # ---------------------------------------------------------------------------
@@ -464,12 +528,32 @@ async def test_async_cancel_before_start_sends_nothing(fake: Any) -> None:
     assert fake.service.calls == []
 
 
-async def test_async_closed_client(fake: Any) -> None:
+async def test_async_closed_client_rejects_every_call_with_failed_precondition(fake: Any) -> None:
     client = AsyncFlowClient(fake.target)
+    stream_made_before_close = client.stream_trace("echo", "t", timeout=1)
     await client.close()
-    with pytest.raises(FlowClientError) as info:
-        await client.list_flows(timeout=1)
-    assert info.value.code == grpc.StatusCode.CANCELLED
+    await client.close()  # idempotent
+
+    async def drain(stream: AsyncIterator[object]) -> None:
+        async for _ in stream:
+            pass
+
+    calls: list[Callable[[], Awaitable[object]]] = [
+        lambda: client.emit("echo", 1, timeout=1),
+        lambda: client.fetch("echo", "t", timeout=1),
+        lambda: client.call("echo", 1, timeout=1),
+        lambda: client.cancel("echo", "t", timeout=1),
+        lambda: client.get_history("echo", "t", timeout=1),
+        lambda: client.list_flows(timeout=1),
+        lambda: drain(client.call_stream("echo", 1, timeout=1)),
+        lambda: drain(client.subscribe_events(timeout=1)),
+        lambda: drain(stream_made_before_close),
+    ]
+    for call in calls:
+        with pytest.raises(FlowClientError) as info:
+            await call()
+        _assert_closed_error(info.value)
+    assert fake.service.calls == []
 
 
 def test_struct_value_type_is_the_wire_type() -> None:

@@ -1,5 +1,5 @@
 """Packaging checks: generated stubs are fresh, the public API type-checks
-strictly, and the client coexists with googleapis-common-protos."""
+strictly, and the google.rpc messages are googleapis-common-protos' own."""
 
 from __future__ import annotations
 
@@ -42,40 +42,19 @@ def test_py_typed_and_stub_files_ship() -> None:
     assert (pkg / "gen" / "penguiflow" / "v1" / "flow_service_pb2.pyi").exists()
 
 
-@pytest.mark.parametrize("googleapis_first", [True, False])
-def test_coexists_with_googleapis_common_protos(googleapis_first: bool) -> None:
-    if importlib.util.find_spec("google.rpc.status_pb2") is None:
-        pytest.skip("googleapis-common-protos is not installed")
-    first, second = ("import google.rpc.error_details_pb2, google.rpc.status_pb2", "import penguiflow_client")
-    if not googleapis_first:
-        first, second = second, first
-    result = _python(f"""
-        {first}
-        {second}
-        from penguiflow_client.gen.google.rpc import status_pb2
-        import google.rpc.status_pb2 as canonical
-        assert status_pb2.Status is canonical.Status
-        print("ok")
-    """)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
-
-
-def test_bundled_google_rpc_without_googleapis() -> None:
-    # Hide googleapis-common-protos: the bundled copy must load and decode details.
+def test_google_rpc_comes_from_googleapis_common_protos() -> None:
+    # protobuf's descriptor pool refuses two different files named
+    # google/rpc/status.proto, so the client ships no copy of google/rpc: it
+    # shares googleapis-common-protos' modules with grpcio-status (which
+    # decodes the rich status) and with any other library in the process.
     result = _python("""
-        import sys
-        sys.modules["google.rpc.status_pb2"] = None
-        sys.modules["google.rpc.error_details_pb2"] = None
-        from google.protobuf import any_pb2, duration_pb2
-        from penguiflow_client.errors import decode_status_details
-        from penguiflow_client.gen.google.rpc import error_details_pb2, status_pb2
-        assert status_pb2.Status.__module__.startswith("penguiflow_client.gen.google.rpc")
-        detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=2)))
-        info = any_pb2.Any()
-        info.Pack(error_details_pb2.ErrorInfo(reason="R", domain="d", metadata={"k": "v"}))
-        out = decode_status_details(status_pb2.Status(code=8, details=[detail, info]).SerializeToString())
-        assert out["retry_delay"] == 2.0 and out["error_info"].reason == "R", out
+        import penguiflow_client.errors as errors
+        import google.rpc.error_details_pb2, google.rpc.status_pb2
+        from grpc_status import rpc_status
+        assert errors.status_pb2 is google.rpc.status_pb2
+        assert errors.error_details_pb2 is google.rpc.error_details_pb2
+        assert rpc_status.status_pb2 is google.rpc.status_pb2
         print("ok")
     """)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert not (CLIENT_DIR / "penguiflow_client" / "gen" / "google").exists()

@@ -191,7 +191,8 @@ export interface FlowClient {
 
   /**
    * Close the client: in-flight calls and streams fail with `CANCELLED`,
-   * later calls fail with `FAILED_PRECONDITION`, and the HTTP/2 connection
+   * later calls fail with `FAILED_PRECONDITION` (client-side, message
+   * `the client is closed`, nothing sent), and the HTTP/2 connection
    * of the built-in transport is closed (a custom `transport` is left
    * alone). Idempotent. Call it when done, or the open connection keeps
    * the Node.js process alive.
@@ -400,7 +401,7 @@ class FlowClientImpl implements FlowClient {
    * code is CANCELLED whatever reason the caller aborted with).
    */
   async #open(options: RequestOptions, useDefault: boolean): Promise<CallScope> {
-    if (this.closed) throw new FlowClientError('FAILED_PRECONDITION', 'the client is closed');
+    if (this.closed) throw closedError();
     const timeoutMs = options.timeoutMs ?? (useDefault ? this.#defaultTimeoutMs : undefined);
     if (timeoutMs !== undefined) checkTimeout(timeoutMs, 'timeoutMs');
     const headers: Record<string, string> = {};
@@ -452,4 +453,13 @@ class FlowClientImpl implements FlowClient {
 
 function checkTimeout(ms: number, field: string): void {
   if (typeof ms !== 'number' || Number.isNaN(ms)) throw invalidArgument(field, 'must be a number of milliseconds');
+}
+
+/**
+ * The error of a call made after `close()`. FAILED_PRECONDITION, as in the
+ * Python and Go clients: the client's state, not the call, is wrong, and
+ * CANCELLED stays the answer for calls that were in flight at `close()`.
+ */
+function closedError(): FlowClientError {
+  return new FlowClientError('FAILED_PRECONDITION', 'the client is closed', { clientSide: true });
 }

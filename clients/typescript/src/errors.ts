@@ -1,19 +1,18 @@
 /**
- * The client's single error type, {@link FlowClientError}, and the decoding
- * of the `google.rpc.Status` details the server attaches to failures.
+ * The client's single error type, {@link FlowClientError}, and the
+ * `google.rpc.Status` details the server attaches to failures.
  *
  * The server sends details in the `grpc-status-details-bin` trailer as
- * `google.rpc.Status { details: [google.protobuf.Any] }`. Connect already
- * unwraps the Status into `{ type, value }` pairs; the `google.rpc`
- * messages the contract names (ErrorInfo, BadRequest, RetryInfo,
- * QuotaFailure) are decoded here with the schemas generated from
+ * `google.rpc.Status { details: [google.protobuf.Any] }`. Connect unwraps
+ * the Status into the error's `details`, and its `ConnectError.findDetails`
+ * decodes the `google.rpc` messages the contract names (ErrorInfo,
+ * BadRequest, RetryInfo, QuotaFailure) with the schemas generated from
  * `proto/google/rpc/error_details.proto`. Unknown detail types are kept
  * raw in {@link FlowClientErrorDetails.raw}.
  *
  * @packageDocumentation
  */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { fromBinary } from '@bufbuild/protobuf';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import {
   BadRequestSchema,
@@ -143,8 +142,10 @@ export interface FlowClientErrorDetails {
  * (`{ kind: 'error', error }`).
  *
  * Codes worth handling: `DEADLINE_EXCEEDED` (the call's `timeoutMs`
- * passed), `CANCELLED` (your `signal` aborted, the client was closed, or
- * the trace was cancelled by someone), `NOT_FOUND` (unknown flow or trace),
+ * passed), `CANCELLED` (your `signal` aborted, the client was closed while
+ * the call was in flight, or the trace was cancelled by someone),
+ * `FAILED_PRECONDITION` (the call was made after `close()`; `clientSide`,
+ * message `the client is closed`), `NOT_FOUND` (unknown flow or trace),
  * `INVALID_ARGUMENT` (see `details.fieldViolations`), `RESOURCE_EXHAUSTED`
  * (retry after `details.retryDelayMs`), `UNAVAILABLE` (server draining or
  * unreachable: retry, safely for emit with an `idempotencyKey`).
@@ -202,10 +203,7 @@ export class FlowClientError extends Error {
     if (reason instanceof FlowClientError) return reason;
     const ce = ConnectError.from(reason);
     const code = CODE_NAMES[ce.code] ?? 'UNKNOWN';
-    const details = decodeErrorDetails(
-      ce.details.flatMap((d) => ('type' in d && 'value' in d ? [{ type: d.type, value: d.value }] : [])),
-    );
-    return new FlowClientError(code, ce.rawMessage, { details, cause: reason });
+    return new FlowClientError(code, ce.rawMessage, { details: detailsOf(ce), cause: reason });
   }
 }
 
@@ -227,53 +225,47 @@ export function parseFlowErrorCode(value: string | undefined): FlowErrorCode | u
   return FLOW_ERROR_CODES.has(name) ? (name as FlowErrorCode) : undefined;
 }
 
+/** The detail types decoded into fields; any other type is kept in `raw`. */
+const DECODED_TYPES: ReadonlySet<string> = new Set([
+  ErrorInfoSchema.typeName,
+  BadRequestSchema.typeName,
+  RetryInfoSchema.typeName,
+  QuotaFailureSchema.typeName,
+]);
+
 /**
- * Decode the `google.rpc` details the client understands. Malformed detail
- * bytes never throw: the detail is kept in `raw` instead.
+ * Decode the `google.rpc` details the client understands. Never throws:
+ * details of other types are kept in `raw`; a detail of a known type whose
+ * bytes do not decode is dropped, as `ConnectError.findDetails` does.
  *
  * @param details - `{ type, value }` pairs, `type` being the fully
  *   qualified message name (the type URL without its prefix).
  */
 export function decodeErrorDetails(details: readonly RawErrorDetail[]): FlowClientErrorDetails {
-  const out: FlowClientErrorDetails = {
-    errorInfo: undefined,
-    flowErrorCode: undefined,
-    fieldViolations: [],
-    retryDelayMs: undefined,
-    quotaViolations: [],
-    raw: [],
+  const carrier = new ConnectError('', Code.Unknown);
+  carrier.details = details.map((d) => ({ type: d.type, value: d.value }));
+  return detailsOf(carrier);
+}
+
+/**
+ * The details of a ConnectError, decoded by `findDetails`. The first
+ * ErrorInfo and RetryInfo win; BadRequest and QuotaFailure violations are
+ * concatenated.
+ */
+function detailsOf(err: ConnectError): FlowClientErrorDetails {
+  const info = err.findDetails(ErrorInfoSchema)[0];
+  const errorInfo = info === undefined ? undefined : { reason: info.reason, domain: info.domain, metadata: { ...info.metadata } };
+  const retryDelay = err.findDetails(RetryInfoSchema).find((r) => r.retryDelay !== undefined)?.retryDelay;
+  return {
+    errorInfo,
+    flowErrorCode: parseFlowErrorCode(errorInfo?.reason) ?? parseFlowErrorCode(errorInfo?.metadata['flow_error_code']),
+    fieldViolations: err
+      .findDetails(BadRequestSchema)
+      .flatMap((b) => b.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
+    retryDelayMs: retryDelay === undefined ? undefined : durationMs(retryDelay),
+    quotaViolations: err
+      .findDetails(QuotaFailureSchema)
+      .flatMap((q) => q.violations.map((v) => ({ subject: v.subject, description: v.description }))),
+    raw: err.details.flatMap((d) => ('type' in d && !DECODED_TYPES.has(d.type) ? [{ type: d.type, value: d.value }] : [])),
   };
-  for (const d of details) {
-    try {
-      switch (d.type) {
-        case ErrorInfoSchema.typeName: {
-          const m = fromBinary(ErrorInfoSchema, d.value);
-          out.errorInfo ??= { reason: m.reason, domain: m.domain, metadata: { ...m.metadata } };
-          break;
-        }
-        case BadRequestSchema.typeName:
-          for (const v of fromBinary(BadRequestSchema, d.value).fieldViolations) {
-            out.fieldViolations.push({ field: v.field, description: v.description });
-          }
-          break;
-        case RetryInfoSchema.typeName: {
-          const delay = fromBinary(RetryInfoSchema, d.value).retryDelay;
-          if (delay !== undefined) out.retryDelayMs ??= durationMs(delay);
-          break;
-        }
-        case QuotaFailureSchema.typeName:
-          for (const v of fromBinary(QuotaFailureSchema, d.value).violations) {
-            out.quotaViolations.push({ subject: v.subject, description: v.description });
-          }
-          break;
-        default:
-          out.raw.push({ type: d.type, value: d.value });
-      }
-    } catch {
-      out.raw.push({ type: d.type, value: d.value });
-    }
-  }
-  out.flowErrorCode =
-    parseFlowErrorCode(out.errorInfo?.reason) ?? parseFlowErrorCode(out.errorInfo?.metadata['flow_error_code']);
-  return out;
 }

@@ -113,12 +113,13 @@ function snapshot(t: MemTrace): TraceRow {
 /** Collects what a commit or a cancellation changed, for one notice. */
 class NoticeBuilder {
   traces: string[] = [];
+  runners: string[] = [];
   flows: string[] = [];
   tenants: string[] = [];
   events = false;
 
   get empty(): boolean {
-    return this.traces.length === 0 && this.flows.length === 0 && this.tenants.length === 0 && !this.events;
+    return this.traces.length === 0 && this.runners.length === 0 && this.flows.length === 0 && this.tenants.length === 0 && !this.events;
   }
 }
 
@@ -270,7 +271,7 @@ export class MemoryTraceStore implements TraceStore {
       t.cancelRequested = true;
       t.updatedAt = now;
       const notice = new NoticeBuilder();
-      notice.traces.push(t.key);
+      notice.runners.push(t.key);
       this.#publish(notice, now);
     }
     return Promise.resolve({ kind: 'requested', row: snapshot(t) });
@@ -303,7 +304,8 @@ export class MemoryTraceStore implements TraceStore {
     // Recovery first: those traces have waited longest.
     const orphans: MemTrace[] = [];
     for (const [owner, set] of this.#owned) {
-      if (this.#alive(owner, now)) continue;
+      // Never its own: a replica whose lease lapsed may still be running them.
+      if (owner === replica || this.#alive(owner, now)) continue;
       for (const t of set) if (t.flow === flow) orphans.push(t);
     }
     orphans.sort((a, b) => a.createdAt - b.createdAt);
@@ -338,7 +340,7 @@ export class MemoryTraceStore implements TraceStore {
   owned(replica: string): Promise<OwnedTrace[]> {
     const set = this.#owned.get(replica);
     return Promise.resolve(
-      set === undefined ? [] : [...set].map((t) => ({ tenant: t.tenant, traceId: t.traceId, epoch: t.epoch, cancelRequested: t.cancelRequested })),
+      set === undefined ? [] : [...set].map((t) => ({ tenant: t.tenant, traceId: t.traceId, epoch: t.epoch, run: t.run, cancelRequested: t.cancelRequested, inputCount: t.inputs.length })),
     );
   }
 
@@ -439,9 +441,9 @@ export class MemoryTraceStore implements TraceStore {
       if (t.cancelRequested) return { kind: 'cancelling', row: snapshot(t) };
       t.inputs.push(req.message);
       t.updatedAt = now;
-      notice.traces.push(key);
+      notice.runners.push(key);
       this.#claimKey(keyId, req.traceId, now);
-      return { kind: 'accepted', row: snapshot(t), input: t.inputs.length, joined: true };
+      return { kind: 'accepted', row: snapshot(t), input: t.inputs.length, joined: true, lastUpdateSeq: t.lastUpdateSeq, lastEventSeq: t.lastEventSeq };
     }
     if (req.maxInflight > 0 && (this.#inflight.get(req.tenant) ?? 0) >= req.maxInflight) return { kind: 'over_quota' };
     if (req.runner === undefined && req.maxQueued > 0 && (this.#queued.get(req.flow)?.size ?? 0) >= req.maxQueued) return { kind: 'queue_full' };
@@ -502,7 +504,7 @@ export class MemoryTraceStore implements TraceStore {
       this.#own(t);
     }
     this.#claimKey(keyId, req.traceId, now);
-    return { kind: 'accepted', row: snapshot(t), input: 1, joined: false };
+    return { kind: 'accepted', row: snapshot(t), input: 1, joined: false, lastUpdateSeq: t.lastUpdateSeq, lastEventSeq: t.lastEventSeq };
   }
 
   #claimKey(keyId: string | undefined, traceId: string, now: number): void {
@@ -627,7 +629,7 @@ export class MemoryTraceStore implements TraceStore {
 
   #publish(b: NoticeBuilder, now: number): void {
     if (b.empty || this.#listeners.size === 0) return;
-    const notice: StoreNotice = { traces: b.traces, flows: [...new Set(b.flows)], tenants: [...new Set(b.tenants)], events: b.events, sentAt: now };
+    const notice: StoreNotice = { traces: b.traces, runners: b.runners, flows: [...new Set(b.flows)], tenants: [...new Set(b.tenants)], events: b.events, sentAt: now };
     // After the commit returns, as a database's notification arrives after its transaction.
     queueMicrotask(() => {
       for (const listener of this.#listeners) {

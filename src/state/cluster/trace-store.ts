@@ -103,7 +103,16 @@ export type AcceptResult =
    * or RUNNING, possibly on another replica); otherwise it started a new
    * run (`row.run`). `input` numbers the message within its run (1, 2, …).
    */
-  | { readonly kind: 'accepted'; readonly row: TraceRow; readonly input: number; readonly joined: boolean }
+  | {
+      readonly kind: 'accepted';
+      readonly row: TraceRow;
+      readonly input: number;
+      readonly joined: boolean;
+      /** Highest update seq of the trace before this accept (a new run numbers its updates after it). */
+      readonly lastUpdateSeq: number;
+      /** Highest event seq of the trace before this accept. */
+      readonly lastEventSeq: number;
+    }
   /** The idempotency key is held: nothing was stored. `row` is the holder's trace, if still stored. */
   | { readonly kind: 'duplicate'; readonly traceId: string; readonly row: TraceRow | undefined }
   /** The tenant is at `maxInflight`: nothing was stored. */
@@ -240,7 +249,10 @@ export interface OwnedTrace {
   readonly tenant: string;
   readonly traceId: string;
   readonly epoch: number;
+  readonly run: number;
   readonly cancelRequested: boolean;
+  /** Messages accepted for the current run so far (a runner that saw fewer missed a join). */
+  readonly inputCount: number;
 }
 
 /** A replica as registered in the store. */
@@ -280,8 +292,10 @@ export interface EventTail {
  * hint only costs latency.
  */
 export interface StoreNotice {
-  /** Traces (by `traceKey`) with a new unread update, a new end, a cancellation request or a joined message. */
+  /** Traces (by `traceKey`) whose readers may find something new: an unread or put-back update, an end. */
   readonly traces: readonly string[];
+  /** Traces (by `traceKey`) whose runner must look: a cancellation was requested, or a message joined the run. */
+  readonly runners: readonly string[];
   /** Flows with newly queued (or released) traces to claim. */
   readonly flows: readonly string[];
   /** Tenants whose in-flight count went down. */
@@ -349,8 +363,9 @@ export interface TraceStore {
   /**
    * Takes over up to `limit` traces of `flow` to run on `replica`, oldest
    * first: QUEUED ones, and RUNNING ones whose owner's heartbeat is older
-   * than the lease (or whose owner is unregistered). Concurrent claimers
-   * never get the same trace (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+   * than the lease (or whose owner is unregistered) — never ones `replica`
+   * owns itself. Concurrent claimers never get the same trace
+   * (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
    */
   claim(replica: string, flow: string, limit: number): Promise<ClaimedTrace[]>;
   /** Accepted messages of (tenant, trace id)'s run `run` numbered above `afterInput`, in order. */

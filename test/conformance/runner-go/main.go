@@ -121,6 +121,25 @@ func clientFor(s *settings, identity obj) (*penguiflow.Client, error) {
 	if c, ok := clients[key]; ok {
 		return c, nil
 	}
+	c, err := newClient(s, identity)
+	if err != nil {
+		return nil, err
+	}
+	clients[key] = c
+	return c, nil
+}
+
+// closedClientFor serves a step with "closedClient": true: a fresh client of
+// the step's identity, closed before the call.
+func closedClientFor(s *settings, identity obj) (*penguiflow.Client, error) {
+	c, err := newClient(s, identity)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Close()
+}
+
+func newClient(s *settings, identity obj) (*penguiflow.Client, error) {
 	opts := []penguiflow.Option{penguiflow.WithInsecure()}
 	switch {
 	case identity["tenantHeader"] != nil:
@@ -132,12 +151,7 @@ func clientFor(s *settings, identity obj) (*penguiflow.Client, error) {
 	default:
 		opts = append(opts, penguiflow.WithTenant(tenantName(strField(identity, "tenant", "default"))))
 	}
-	c, err := penguiflow.Dial(context.Background(), s.target, opts...)
-	if err != nil {
-		return nil, err
-	}
-	clients[key] = c
-	return c, nil
+	return penguiflow.Dial(context.Background(), s.target, opts...)
 }
 
 // ------------------------------------------------------------------ variables
@@ -360,7 +374,7 @@ func errorObs(err error) obj {
 	for _, v := range perr.FieldViolations() {
 		fields = append(fields, v.GetField())
 	}
-	return obj{"error": penguiflow.CodeName(perr.Code), "reason": perr.Reason(), "fieldViolations": fields}
+	return obj{"error": penguiflow.CodeName(perr.Code), "reason": perr.Reason(), "fieldViolations": fields, "message": perr.Message, "clientSide": perr.ClientSide}
 }
 
 // normJSON turns client values (map[string]any, []any, float64, ...) into
@@ -581,7 +595,11 @@ func runStep(s *settings, identity obj, step obj) (obj, error) {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		return nil, nil
 	}
-	c, err := clientFor(s, identity)
+	getClient := clientFor
+	if closed, _ := step["closedClient"].(bool); closed {
+		getClient = closedClientFor
+	}
+	c, err := getClient(s, identity)
 	if err != nil {
 		return nil, err
 	}

@@ -98,5 +98,7 @@ func rawErrorObs(err error) obj {
 			}
 		}
 	}
-	return obj{"error": penguiflow.CodeName(st.Code()), "reason": reason, "fieldViolations": fields}
+	var perr *penguiflow.Error
+	clientSide := errors.As(err, &perr) && perr.ClientSide
+	return obj{"error": penguiflow.CodeName(st.Code()), "reason": reason, "fieldViolations": fields, "message": st.Message(), "clientSide": clientSide}
 }

@@ -20,7 +20,8 @@ export interface TraceStoreFactory {
   teardown?: () => Promise<void>;
 }
 
-const LEASE_MS = 400;
+// Long enough that a loaded CI machine never lets a fresh lease lapse between two calls; short enough to wait for.
+const LEASE_MS = 1500;
 
 let uniq = 0;
 function tid(prefix = 't'): string {
@@ -75,9 +76,9 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
     beforeAll(async () => {
       store = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 60_000 });
     });
-    // r1 runs most traces and must be alive in each test: the lease is short.
+    // r1 runs most traces here: keep its short lease alive however slow the store is.
     beforeEach(async () => {
-      await store.heartbeat({ id: 'r1', hostname: 'h', pid: 1, startedAt: Date.now(), draining: false });
+      await store.heartbeat({ id: 'r1', hostname: 'h', pid: 1, startedAt: 0, draining: false });
     });
     afterAll(async () => {
       await factory.close(store);
@@ -111,18 +112,28 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
       it('a message for a live trace joins its run without a new slot', async () => {
         const id = tid();
         const first = await start('acme', id);
+        expect(first).toMatchObject({ lastUpdateSeq: 0, lastEventSeq: 0 });
         const second = await start('acme', id, { maxInflight: 1 });
         expect(second).toMatchObject({ joined: true, input: 2, row: { run: 1, epoch: first.row.epoch } });
+        expect((await store.owned('r1')).find((o) => o.traceId === id)).toMatchObject({ run: 1, inputCount: 2 });
         expect(await store.inputs('acme', id, 1, 0)).toHaveLength(2);
         expect(await store.inputs('acme', id, 1, 1)).toEqual([accept('acme', id).message]);
       });
 
-      it('a message for an ended trace starts its next run', async () => {
+      it('a message for an ended trace starts its next run, numbering after the last run', async () => {
         const id = tid();
         const a = await start('acme', id);
-        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        await store.commit(
+          batch({
+            outputs: [out('acme', id, a.row.epoch, 1), out('acme', id, a.row.epoch, 2)],
+            events: [ev('acme', id, a.row.epoch, 1), ev('acme', id, a.row.epoch, 2), ev('acme', id, a.row.epoch, 3)],
+            ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }],
+          }),
+        );
         const b = await start('acme', id);
-        expect(b).toMatchObject({ joined: false, input: 1, row: { run: 2, state: 'RUNNING', attempt: 1 } });
+        expect(b).toMatchObject({ joined: false, input: 1, lastUpdateSeq: 2, lastEventSeq: 3, row: { run: 2, state: 'RUNNING', attempt: 1 } });
+        // Unread updates of the previous run stay readable.
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1, run: 1 } });
         expect(b.row.epoch).not.toBe(a.row.epoch);
         expect(await store.inputs('acme', id, 2, 0)).toHaveLength(1);
       });
@@ -250,6 +261,52 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.requestCancel('acme', id, 'r2')).toMatchObject({ kind: 'requested' });
         expect((await store.commit(batch({ accepts: [accept('acme', id)] }))).accepts[0]?.kind).toBe('cancelling');
       });
+
+      it('a new run starts over: new inputs, deadline and traceparent; the seqs go on', async () => {
+        const flow = tid('flow');
+        const id = tid();
+        const a = await start('acme', id, { flow, deadline: 1, traceparent: 'tp1' });
+        await store.commit(
+          batch({
+            outputs: [out('acme', id, a.row.epoch, 1, { consumed: true })],
+            events: [ev('acme', id, a.row.epoch, 1)],
+            ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }],
+          }),
+        );
+        const b = await start('acme', id, { flow, runner: undefined, deadline: 2, traceparent: undefined });
+        expect(b.row).toMatchObject({ run: 2, state: 'QUEUED', attempt: 0, deadline: 2, traceparent: undefined, endedAt: undefined, error: undefined });
+        expect(await store.inputs('acme', id, 1, 0)).toEqual([]);
+        const [c] = await store.claim('r1', flow, 1);
+        expect(c).toMatchObject({ storedUpdates: 0, lastUpdateSeq: 1, lastEventSeq: 1, row: { run: 2, attempt: 1 } });
+        expect(c?.inputs).toHaveLength(1);
+      });
+
+      it('an idempotency key deduplicates only within its retention', async () => {
+        const short = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 300 });
+        try {
+          const key = tid('k');
+          const first = tid();
+          await short.commit(batch({ accepts: [accept('acme', first, { idempotencyKey: key })] }));
+          expect((await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }))).accepts[0]).toMatchObject({ kind: 'duplicate', traceId: first });
+          const later = await eventually(async () => {
+            const res = await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }));
+            return res.accepts[0]?.kind === 'accepted' ? res.accepts[0] : undefined;
+          });
+          // The key now names the new trace.
+          const again = await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }));
+          expect(again.accepts[0]).toMatchObject({ kind: 'duplicate', traceId: later.row.traceId });
+        } finally {
+          await factory.close(short);
+        }
+      });
+
+      it('a cancelled queued trace frees its quota slot', async () => {
+        const tenant = tid('quota');
+        const q = await start(tenant, tid(), { maxInflight: 1, runner: undefined });
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { maxInflight: 1 })] }))).accepts[0]).toEqual({ kind: 'over_quota' });
+        expect(await store.requestCancel(tenant, q.row.traceId, 'r1')).toMatchObject({ kind: 'cancelled' });
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { maxInflight: 1 })] }))).accepts[0]?.kind).toBe('accepted');
+      });
     });
 
     describe('updates', () => {
@@ -338,6 +395,33 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }));
         expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
       });
+
+      it('a put-back is dropped for a cancelled trace and kept once when already unread', async () => {
+        const [live, gone] = [tid(), tid()];
+        const l = await start('acme', live);
+        const g = await start('acme', gone);
+        await store.commit(batch({ outputs: [out('acme', live, l.row.epoch, 1), out('acme', gone, g.row.epoch, 1)] }));
+        const t1 = await store.take('acme', live);
+        const t2 = await store.take('acme', gone);
+        if (t1.kind !== 'update' || t2.kind !== 'update') throw new Error('expected updates');
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: gone, epoch: g.row.epoch, state: 'CANCELLED', error: undefined }] }));
+        const pb = (traceId: string, update: typeof t1.update) => ({ tenant: 'acme', traceId, update });
+        await store.commit(batch({ putBacks: [pb(live, t1.update), pb(live, t1.update), pb(gone, t2.update)] }));
+        await store.commit(batch({ putBacks: [pb(live, t1.update)] }));
+        expect(await store.take('acme', live)).toMatchObject({ kind: 'update', update: { seq: 1, value: { payload: 'v1' } } });
+        expect(await store.take('acme', live)).toMatchObject({ kind: 'empty' });
+        expect(await store.take('acme', gone)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
+      });
+
+      it('updates of an ended trace are still delivered, then its end', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const second = await start('acme', id);
+        expect(second.row.run).toBe(2);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1, run: 1 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { run: 2 } });
+      });
     });
 
     describe('fencing', () => {
@@ -381,6 +465,33 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
       it('refuses writes for traces it does not know', async () => {
         const res = await store.commit(batch({ events: [ev('acme', tid(), 1, 1)] }));
         expect(res.fenced.size).toBe(1);
+      });
+
+      it('applies a batch in order: an accept that starts a new run fences the old run\'s writes in the same batch', async () => {
+        const id = tid();
+        const a = await start('acme', id);
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const res = await store.commit(batch({ accepts: [accept('acme', id)], outputs: [out('acme', id, a.row.epoch, 1)], events: [ev('acme', id, a.row.epoch, 1)] }));
+        expect(res.accepts[0]).toMatchObject({ kind: 'accepted', row: { run: 2 } });
+        expect([...res.fenced]).toEqual([traceKey('acme', id)]);
+        expect(await store.eventsAfter('acme', id, 0)).toEqual([]);
+      });
+
+      it('a second end is ignored, not fenced', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        const res = await store.commit(
+          batch({
+            ends: [
+              { tenant: 'acme', traceId: id, epoch: row.epoch, state: 'FAILED', error: { code: 'X' } },
+              { tenant: 'acme', traceId: id, epoch: row.epoch, state: 'COMPLETED', error: undefined },
+            ],
+          }),
+        );
+        expect(res.fenced.size).toBe(0);
+        expect(await store.getTrace('acme', id)).toMatchObject({ state: 'FAILED', error: { code: 'X' } });
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
+        expect(await store.getTrace('acme', id)).toMatchObject({ state: 'FAILED' });
       });
     });
 
@@ -430,6 +541,17 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect((await store.commit(batch({ outputs: [out('acme', id, row.epoch, 2)] }))).fenced.size).toBe(1);
       });
 
+      it('cancels at once a running trace whose runner is gone', async () => {
+        await store.heartbeat({ id: 'doomed', hostname: 'h', pid: 7, startedAt: Date.now(), draining: false });
+        const id = tid();
+        const { row } = await start('acme', id, { runner: 'doomed' });
+        await store.forgetReplica('doomed');
+        const res = await store.requestCancel('acme', id, 'r1');
+        expect(res).toMatchObject({ kind: 'cancelled', row: { state: 'CANCELLED', owner: undefined } });
+        if (res.kind === 'cancelled') expect(res.row.epoch).not.toBe(row.epoch);
+        expect((await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)] }))).fenced.size).toBe(1);
+      });
+
       it('answers ended and missing', async () => {
         const id = tid();
         const { row } = await start('acme', id);
@@ -453,6 +575,28 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(a.every((c) => c.row.owner === 'r1') && b.every((c) => c.row.owner === 'r2')).toBe(true);
         const one = await store.claim('r1', flow, 10);
         expect(one).toEqual([]);
+      });
+
+      it('claims in queue order, and recovered traces before queued ones', async () => {
+        const flow = tid('flow');
+        const ids = [tid(), tid(), tid()];
+        for (const id of ids) await start('acme', id, { flow, runner: undefined });
+        const one = await store.claim('r1', flow, 1);
+        expect(one.map((c) => c.row.traceId)).toEqual([ids[0]]);
+        expect(one[0]).toMatchObject({ previousOwner: undefined, previousHeartbeat: undefined });
+        const orphan = tid();
+        await start('acme', orphan, { flow, runner: 'never-registered' });
+        const next = await store.claim('r1', flow, 2);
+        expect(next.map((c) => c.row.traceId)).toEqual([orphan, ids[1]]);
+        expect(next[0]).toMatchObject({ previousOwner: 'never-registered', previousHeartbeat: undefined, row: { attempt: 2 } });
+      });
+
+      it('never recovers a replica\'s own traces for it, even when its lease lapsed', async () => {
+        const flow = tid('flow');
+        // 'ghost' never registered: to everyone else its traces are orphans.
+        await start('acme', tid(), { flow, runner: 'ghost' });
+        expect(await store.claim('ghost', flow, 10)).toEqual([]);
+        expect(await store.claim('r1', flow, 10)).toHaveLength(1);
       });
 
       it('hands a claimant the run inputs, its stored updates and the last seqs', async () => {
@@ -542,14 +686,26 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
       });
 
       it('prune keeps replicas that still own traces', async () => {
-        await store.heartbeat({ id: 'busy', hostname: 'h', pid: 7, startedAt: Date.now(), draining: true });
-        const { row } = await start('acme', tid(), { runner: 'busy' });
+        await store.heartbeat({ id: 'draining', hostname: 'h', pid: 7, startedAt: Date.now(), draining: true });
+        const { row } = await start('acme', tid(), { runner: 'draining' });
         await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: Date.now() + 60_000 });
-        expect((await store.replicas()).find((r) => r.id === 'busy')).toMatchObject({ draining: true });
+        expect((await store.replicas()).find((r) => r.id === 'draining')).toMatchObject({ draining: true });
         await store.commit(batch({ ends: [{ tenant: 'acme', traceId: row.traceId, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
         const res = await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: Date.now() + 60_000 });
         expect(res.replicas).toBeGreaterThanOrEqual(1);
-        expect((await store.replicas()).some((r) => r.id === 'busy')).toBe(false);
+        expect((await store.replicas()).some((r) => r.id === 'draining')).toBe(false);
+      });
+
+      it('owned lists a replica\'s running traces; release ignores traces it does not own', async () => {
+        await store.heartbeat({ id: 'r4', hostname: 'h', pid: 8, startedAt: Date.now(), draining: false });
+        const flow = tid('flow');
+        const mine = await start('acme', tid(), { flow, runner: 'r4' });
+        const theirs = await start('acme', tid(), { flow, runner: 'r1' });
+        await store.requestCancel('acme', mine.row.traceId, 'r1');
+        expect(await store.owned('r4')).toEqual([{ tenant: 'acme', traceId: mine.row.traceId, epoch: mine.row.epoch, run: 1, cancelRequested: true, inputCount: 1 }]);
+        expect(await store.release('r4', [traceKey('acme', theirs.row.traceId)])).toBe(0);
+        expect(await store.release('nobody')).toBe(0);
+        expect(await store.getTrace('acme', theirs.row.traceId)).toMatchObject({ state: 'RUNNING', owner: 'r1' });
       });
 
       it('a heartbeat within the lease has not lapsed', async () => {
@@ -578,20 +734,20 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(next.events.filter((e) => e.traceId === a || e.traceId === b)).toEqual([]);
       });
 
-      it('are paged by limit without gaps or repeats', async () => {
+      it('page through the tail and a trace\'s events without gaps or repeats', async () => {
         const cursor = await store.tailStart();
         const id = tid();
         const { row } = await start('acme', id);
         await store.commit(batch({ events: [1, 2, 3, 4, 5].map((seq) => ev('acme', id, row.epoch, seq)) }));
         expect((await store.eventsAfter('acme', id, 1, 2)).map((e) => e.seq)).toEqual([2, 3]);
-        const seen: number[] = [];
         let at = cursor;
+        const seen: number[] = [];
         for (let i = 0; i < 20; i++) {
           const page = await store.tailEvents(at, 2);
-          seen.push(...page.events.filter((e) => e.traceId === id).map((e) => e.seq));
-          if (page.events.length === 0) break;
           expect(page.events.length).toBeLessThanOrEqual(2);
+          seen.push(...page.events.filter((e) => e.traceId === id).map((e) => e.seq));
           at = page.cursor;
+          if (page.events.length === 0) break;
         }
         expect(seen).toEqual([1, 2, 3, 4, 5]);
       });
@@ -640,22 +796,39 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.getTrace('acme', live)).toMatchObject({ state: 'RUNNING' });
         expect((await store.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }))).accepts[0]?.kind).toBe('accepted');
       });
+
+      it('prune deletes replicas not seen since the cutoff, unless they own running traces', async () => {
+        await store.heartbeat({ id: 'idle', hostname: 'h', pid: 9, startedAt: Date.now(), draining: false });
+        await store.heartbeat({ id: 'busy', hostname: 'h', pid: 10, startedAt: Date.now(), draining: false });
+        await start('acme', tid(), { runner: 'busy' });
+        const later = Date.now() + 60_000;
+        const r = await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: later });
+        expect(r.replicas).toBeGreaterThanOrEqual(1);
+        const ids = (await store.replicas()).map((x) => x.id);
+        expect(ids).toContain('busy');
+        expect(ids).not.toContain('idle');
+      });
     });
 
     describe('notices', () => {
-      it('tell listeners of cancellation requests, joins and releases', async () => {
+      it('tell the runner of cancellation requests and joins, and claimants of releases', async () => {
         const notices: StoreNotice[] = [];
         const stop = store.listen((n) => notices.push(n));
         try {
+          // A store may start listening asynchronously (notices are hints): wait until one arrives.
+          await eventually(async () => {
+            await start('acme', tid(), { flow: tid('warmup'), runner: undefined });
+            return notices.length > 0 ? true : undefined;
+          });
           const flow = tid('flow');
           const [a, b] = [tid(), tid()];
           await start('acme', a, { flow });
           await store.requestCancel('acme', a, 'r2');
-          await eventually(async () => (notices.some((n) => n.traces.includes(traceKey('acme', a))) ? true : undefined));
+          await eventually(async () => (notices.some((n) => n.runners.includes(traceKey('acme', a))) ? true : undefined));
           await start('acme', b, { flow, runner: 'r3' });
           notices.length = 0;
           await start('acme', b, { flow });
-          await eventually(async () => (notices.some((n) => n.traces.includes(traceKey('acme', b))) ? true : undefined));
+          await eventually(async () => (notices.some((n) => n.runners.includes(traceKey('acme', b))) ? true : undefined));
           await store.release('r3', [traceKey('acme', b)]);
           await eventually(async () => (notices.some((n) => n.flows.includes(flow)) ? true : undefined));
         } finally {
@@ -667,6 +840,11 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         const notices: StoreNotice[] = [];
         const stop = store.listen((n) => notices.push(n));
         try {
+          // A store may start listening asynchronously (notices are hints): wait until one arrives.
+          await eventually(async () => {
+            await start('acme', tid(), { flow: tid('warmup'), runner: undefined });
+            return notices.length > 0 ? true : undefined;
+          });
           const flow = tid('flow');
           const id = tid();
           const q = await start('acme', id, { flow, runner: undefined });
@@ -674,8 +852,15 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
           const [c] = await store.claim('r1', flow, 1);
           await store.commit(batch({ outputs: [out('acme', id, c!.row.epoch, 1)], events: [ev('acme', id, c!.row.epoch, 1)] }));
           await eventually(async () => (notices.some((n) => n.traces.includes(traceKey('acme', id)) && n.events) ? true : undefined));
+          await start('acme', id, { flow });
+          await eventually(async () => (notices.some((n) => n.runners.includes(traceKey('acme', id))) ? true : undefined));
           await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: c!.row.epoch, state: 'COMPLETED', error: undefined }] }));
           await eventually(async () => (notices.some((n) => n.tenants.includes('acme')) ? true : undefined));
+          const other = tid();
+          await start('acme', other, { flow });
+          const before = notices.length;
+          await store.requestCancel('acme', other, 'r2');
+          await eventually(async () => (notices.slice(before).some((n) => n.runners.includes(traceKey('acme', other))) ? true : undefined));
           expect(q.row.state).toBe('QUEUED');
           expect(notices.every((n) => typeof n.sentAt === 'number')).toBe(true);
         } finally {

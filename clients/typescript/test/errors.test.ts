@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
-import { FlowClientError, decodeErrorDetails } from '../../../clients/typescript/src/index.js';
+import { FlowClientError, decodeErrorDetails } from '../src/index.js';
 import {
   BadRequestSchema,
   ErrorInfoSchema,
   QuotaFailureSchema,
   RetryInfoSchema,
-} from '../../../clients/typescript/src/gen/google/rpc/error_details_pb.js';
+} from '../src/gen/google/rpc/error_details_pb.js';
 
 function incoming(code: Code, message: string, details: { type: string; value: Uint8Array }[]): ConnectError {
   const err = new ConnectError(message, code);
@@ -96,11 +96,45 @@ describe('FlowClientError', () => {
     expect(decodeErrorDetails([info('UNKNOWN_FLOW')]).flowErrorCode).toBeUndefined();
   });
 
-  it('keeps malformed details raw instead of throwing', () => {
+  it('drops a malformed detail of a known type instead of throwing, and still decodes the others', () => {
     const bad = { type: 'google.rpc.BadRequest', value: new Uint8Array([0x0a, 0xff]) };
-    const d = decodeErrorDetails([bad]);
+    const retry = {
+      type: 'google.rpc.RetryInfo',
+      value: toBinary(RetryInfoSchema, create(RetryInfoSchema, { retryDelay: durationFromMs(250) })),
+    };
+    const d = decodeErrorDetails([bad, retry]);
     expect(d.fieldViolations).toEqual([]);
-    expect(d.raw).toEqual([bad]);
+    expect(d.retryDelayMs).toBe(250);
+    expect(d.raw).toEqual([]);
+  });
+
+  it('concatenates repeated list details and keeps the first ErrorInfo and RetryInfo', () => {
+    const detail = (type: string, value: Uint8Array) => ({ type, value });
+    const d = decodeErrorDetails([
+      detail('google.rpc.ErrorInfo', toBinary(ErrorInfoSchema, create(ErrorInfoSchema, { reason: 'FIRST' }))),
+      detail('google.rpc.RetryInfo', toBinary(RetryInfoSchema, create(RetryInfoSchema, {}))),
+      detail('google.rpc.RetryInfo', toBinary(RetryInfoSchema, create(RetryInfoSchema, { retryDelay: durationFromMs(40) }))),
+      detail('google.rpc.ErrorInfo', toBinary(ErrorInfoSchema, create(ErrorInfoSchema, { reason: 'SECOND' }))),
+      detail('google.rpc.RetryInfo', toBinary(RetryInfoSchema, create(RetryInfoSchema, { retryDelay: durationFromMs(90) }))),
+      detail(
+        'google.rpc.QuotaFailure',
+        toBinary(QuotaFailureSchema, create(QuotaFailureSchema, { violations: [{ subject: 'a', description: '1' }] })),
+      ),
+      detail(
+        'google.rpc.QuotaFailure',
+        toBinary(QuotaFailureSchema, create(QuotaFailureSchema, { violations: [{ subject: 'b', description: '2' }] })),
+      ),
+    ]);
+    expect(d.errorInfo?.reason).toBe('FIRST');
+    expect(d.retryDelayMs).toBe(40);
+    expect(d.quotaViolations.map((v) => v.subject)).toEqual(['a', 'b']);
+  });
+
+  it('decodes details a ConnectError carries as outgoing messages (desc + value)', () => {
+    const err = new ConnectError('busy', Code.ResourceExhausted, undefined, [
+      { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(700) } },
+    ]);
+    expect(FlowClientError.from(err).details.retryDelayMs).toBe(700);
   });
 
   it('turns AbortError into CANCELLED and anything else into UNKNOWN', () => {

@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { Code, ConnectError, createRouterTransport } from '@connectrpc/connect';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { create } from '@bufbuild/protobuf';
-import { createFlowClient, FlowClientError } from '../../../clients/typescript/src/index.js';
-import type { FlowClient, TraceUpdate } from '../../../clients/typescript/src/index.js';
-import { FlowService } from '../../../clients/typescript/src/gen/penguiflow/v1/flow_service_pb.js';
-import { ErrorInfoSchema } from '../../../clients/typescript/src/gen/google/rpc/error_details_pb.js';
-import { TraceStatus } from '../../../clients/typescript/src/gen/penguiflow/v1/messages_pb.js';
-import { valueToJson } from '../../../clients/typescript/src/convert.js';
+import { createFlowClient, FlowClientError } from '../src/index.js';
+import type { FlowClient, TraceUpdate } from '../src/index.js';
+import { FlowService } from '../src/gen/penguiflow/v1/flow_service_pb.js';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { TraceStatus } from '../src/gen/penguiflow/v1/messages_pb.js';
+import { valueToJson } from '../src/convert.js';
 
 type Impl = Partial<ServiceImpl<typeof FlowService>>;
 
@@ -170,15 +170,66 @@ describe('createFlowClient (in-memory transport)', () => {
     expect(seqs).toEqual([42]);
   });
 
-  it('close() cancels in-flight calls and rejects later ones', async () => {
-    const client = clientWith({ fetch: (_req, ctx) => waitForAbort(ctx) });
+  it('close() cancels in-flight calls with CANCELLED', async () => {
+    let started = false;
+    const client = clientWith({
+      fetch: (_req, ctx) => {
+        started = true;
+        return waitForAbort(ctx);
+      },
+    });
     const p = client.fetch('f', 't');
-    await new Promise((r) => setTimeout(r, 10));
+    await expect.poll(() => started).toBe(true);
     client.close();
     client.close();
     expect(client.closed).toBe(true);
     expect((await rejection(p)).code).toBe('CANCELLED');
-    expect((await rejection(client.listFlows())).code).toBe('FAILED_PRECONDITION');
+  });
+
+  it('rejects every call after close() with FAILED_PRECONDITION "the client is closed", without sending it', async () => {
+    const sent: string[] = [];
+    const record = (method: string) => () => {
+      sent.push(method);
+      throw new ConnectError('should not be reached', Code.Internal);
+    };
+    const client = clientWith({
+      emit: record('emit'),
+      fetch: record('fetch'),
+      call: record('call'),
+      cancel: record('cancel'),
+      getHistory: record('getHistory'),
+      listFlows: record('listFlows'),
+      callStream: record('callStream'),
+      streamTrace: record('streamTrace'),
+      subscribeEvents: record('subscribeEvents'),
+    });
+    client.close();
+    const drain = async (it: AsyncIterable<unknown>): Promise<void> => {
+      for await (const _ of it) {
+        // nothing: the first step must throw
+      }
+    };
+    const calls: Promise<unknown>[] = [
+      client.emit('echo', 1),
+      client.fetch('echo', 't'),
+      client.call('echo', 1),
+      client.cancel('echo', 't'),
+      client.getHistory('echo', 't'),
+      client.listFlows(),
+      drain(client.callStream('echo', 1)),
+      drain(client.streamTrace('echo', 't')),
+      drain(client.subscribeEvents()),
+    ];
+    for (const p of calls) {
+      const err = await rejection(p);
+      expect([err.code, err.grpcStatus, err.serverMessage, err.clientSide]).toEqual([
+        'FAILED_PRECONDITION',
+        9,
+        'the client is closed',
+        true,
+      ]);
+    }
+    expect(sent).toEqual([]);
   });
 
   it('surfaces server errors with their details', async () => {

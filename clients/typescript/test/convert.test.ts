@@ -15,21 +15,21 @@ import {
   toAfterSeq,
   traceStatusName,
   valueToJson,
-} from '../../../clients/typescript/src/convert.js';
-import { FlowClientError } from '../../../clients/typescript/src/index.js';
-import type { JsonValue } from '../../../clients/typescript/src/index.js';
-import { FlowEventSchema } from '../../../clients/typescript/src/gen/penguiflow/v1/events_pb.js';
-import { FlowInfoSchema } from '../../../clients/typescript/src/gen/penguiflow/v1/flow_info_pb.js';
+} from '../src/convert.js';
+import { FlowClientError } from '../src/index.js';
+import type { JsonValue } from '../src/index.js';
+import { FlowEventSchema } from '../src/gen/penguiflow/v1/events_pb.js';
+import { FlowInfoSchema } from '../src/gen/penguiflow/v1/flow_info_pb.js';
 import {
   CallResponseSchema,
   FetchResponseSchema,
-} from '../../../clients/typescript/src/gen/penguiflow/v1/flow_service_pb.js';
+} from '../src/gen/penguiflow/v1/flow_service_pb.js';
 import {
   FlowErrorCode,
   MessageSchema,
   TraceStatus,
   TraceUpdateSchema,
-} from '../../../clients/typescript/src/gen/penguiflow/v1/messages_pb.js';
+} from '../src/gen/penguiflow/v1/messages_pb.js';
 
 function clientError(fn: () => unknown): FlowClientError {
   try {
