@@ -60,13 +60,14 @@ class Slot {
 
 class NoticeBuilder {
   readonly traces = new Set<string>();
+  readonly runners = new Set<string>();
   readonly flows = new Set<string>();
   readonly tenants = new Set<string>();
   events = false;
 
   parts(): NoticeParts | undefined {
-    if (this.traces.size === 0 && this.flows.size === 0 && this.tenants.size === 0 && !this.events) return undefined;
-    return { traces: [...this.traces], flows: [...this.flows], tenants: [...this.tenants], events: this.events };
+    if (this.traces.size === 0 && this.runners.size === 0 && this.flows.size === 0 && this.tenants.size === 0 && !this.events) return undefined;
+    return { traces: [...this.traces], runners: [...this.runners], flows: [...this.flows], tenants: [...this.tenants], events: this.events };
   }
 }
 
@@ -234,9 +235,9 @@ export class SqliteTraceEngine {
       t.updated_at = now;
       slot.touch(COUNTERS);
       s.insertInput.run(t.tenant, t.trace_id, t.run, t.input_count, req.message);
-      sc.notice.traces.add(key);
+      sc.notice.runners.add(key);
       this.#putKey(req, now);
-      return { kind: 'accepted', row: snapshot(t), input: t.input_count, joined: true };
+      return { kind: 'accepted', row: snapshot(t), input: t.input_count, joined: true, lastUpdateSeq: t.last_update_seq, lastEventSeq: t.last_event_seq };
     }
     if (req.maxInflight > 0 && this.#inflight(sc, req.tenant) >= req.maxInflight) return { kind: 'over_quota' };
     if (req.runner === undefined && req.maxQueued > 0 && this.#queuedCount(sc, req.flow) >= req.maxQueued) return { kind: 'queue_full' };
@@ -300,7 +301,8 @@ export class SqliteTraceEngine {
       t.queue_ord = null;
     }
     this.#putKey(req, now);
-    return { kind: 'accepted', row: snapshot(t), input: 1, joined: false };
+    // A new run numbers its updates and events after the trace's last ones (0 for a new trace).
+    return { kind: 'accepted', row: snapshot(t), input: 1, joined: false, lastUpdateSeq: t.last_update_seq, lastEventSeq: t.last_event_seq };
   }
 
   #take(tenant: string, traceId: string, sc: Scope): RawTakeResult {
@@ -328,7 +330,7 @@ export class SqliteTraceEngine {
       t.cancel_requested = 1;
       t.updated_at = sc.now;
       slot.touch(COUNTERS);
-      sc.notice.traces.add(traceKey(tenant, traceId));
+      sc.notice.runners.add(traceKey(tenant, traceId));
     }
     return { kind: 'requested', row: snapshot(t) };
   }
@@ -345,7 +347,8 @@ export class SqliteTraceEngine {
     // Recovery first: those traces have waited longest.
     let orphans: TraceRecord[] = [];
     for (let owner = s.firstOwner.get() as string | undefined; owner !== undefined; owner = s.nextOwner.get(owner) as string | undefined) {
-      if (!alive(owner)) for (const a of s.orphans.all(owner, flow, limit) as unknown[][]) orphans.push(recordOf(a));
+      // Never its own: a replica whose lease lapsed may still be running them.
+      if (owner !== replica && !alive(owner)) for (const a of s.orphans.all(owner, flow, limit) as unknown[][]) orphans.push(recordOf(a));
     }
     orphans.sort((a, b) => a.created_at - b.created_at);
     orphans = orphans.slice(0, limit);

@@ -76,7 +76,14 @@ export interface EncodedBatch {
 
 /** How one accept was decided, rows as stored. */
 export type RawAcceptResult =
-  | { readonly kind: 'accepted'; readonly row: TraceTuple; readonly input: number; readonly joined: boolean }
+  | {
+      readonly kind: 'accepted';
+      readonly row: TraceTuple;
+      readonly input: number;
+      readonly joined: boolean;
+      readonly lastUpdateSeq: number;
+      readonly lastEventSeq: number;
+    }
   | { readonly kind: 'duplicate'; readonly traceId: string; readonly row: TraceTuple | undefined }
   | { readonly kind: 'over_quota' }
   | { readonly kind: 'queue_full' }
@@ -138,6 +145,7 @@ export type EngineOp = { [K in EngineOpName]: { readonly op: K } & EngineOps[K][
 /** What an operation changed, for the in-process wake-up notice (empty parts omitted by the store). */
 export interface NoticeParts {
   readonly traces: readonly string[];
+  readonly runners: readonly string[];
   readonly flows: readonly string[];
   readonly tenants: readonly string[];
   readonly events: boolean;

@@ -163,7 +163,7 @@ export class SqliteTraceStore implements TraceStore {
              SELECT n, message FROM cluster_inputs WHERE tenant = @tenant AND trace_id = @traceId AND run = @run AND n > @after
            ) ORDER BY n`,
         ).pluck(),
-        owned: p("SELECT tenant, trace_id, epoch, cancel_requested FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?"),
+        owned: p("SELECT tenant, trace_id, epoch, run, cancel_requested, input_count FROM cluster_traces WHERE state = 'RUNNING' AND owner = ?"),
         replicas: p('SELECT * FROM cluster_replicas'),
         eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM cluster_events WHERE tenant = ? AND trace_id = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(),
         tailStart: p('SELECT COALESCE(MAX(id), 0) FROM cluster_events').pluck(),
@@ -333,8 +333,15 @@ export class SqliteTraceStore implements TraceStore {
 
   owned(replica: string): Promise<OwnedTrace[]> {
     return this.#sync(() => {
-      const rows = this.#read('owned').all(replica) as { tenant: string; trace_id: string; epoch: number; cancel_requested: number }[];
-      return rows.map((r) => ({ tenant: r.tenant, traceId: r.trace_id, epoch: r.epoch, cancelRequested: r.cancel_requested !== 0 }));
+      const rows = this.#read('owned').all(replica) as { tenant: string; trace_id: string; epoch: number; run: number; cancel_requested: number; input_count: number }[];
+      return rows.map((r) => ({
+        tenant: r.tenant,
+        traceId: r.trace_id,
+        epoch: r.epoch,
+        run: r.run,
+        cancelRequested: r.cancel_requested !== 0,
+        inputCount: r.input_count,
+      }));
     });
   }
 
@@ -424,7 +431,7 @@ export class SqliteTraceStore implements TraceStore {
   #acceptResult(a: RawAcceptResult): AcceptResult {
     switch (a.kind) {
       case 'accepted':
-        return { kind: 'accepted', row: this.#row(a.row), input: a.input, joined: a.joined };
+        return { kind: 'accepted', row: this.#row(a.row), input: a.input, joined: a.joined, lastUpdateSeq: a.lastUpdateSeq, lastEventSeq: a.lastEventSeq };
       case 'duplicate':
         return { kind: 'duplicate', traceId: a.traceId, row: a.row === undefined ? undefined : this.#row(a.row) };
       case 'cancelling':
@@ -494,16 +501,18 @@ export class SqliteTraceStore implements TraceStore {
   #publish(parts: readonly NoticeParts[]): void {
     if (this.#listeners.size === 0) return;
     const traces = new Set<string>();
+    const runners = new Set<string>();
     const flows = new Set<string>();
     const tenants = new Set<string>();
     let events = false;
     for (const n of parts) {
       for (const t of n.traces) traces.add(t);
+      for (const t of n.runners) runners.add(t);
       for (const f of n.flows) flows.add(f);
       for (const t of n.tenants) tenants.add(t);
       events ||= n.events;
     }
-    const notice: StoreNotice = { traces: [...traces], flows: [...flows], tenants: [...tenants], events, sentAt: Date.now() };
+    const notice: StoreNotice = { traces: [...traces], runners: [...runners], flows: [...flows], tenants: [...tenants], events, sentAt: Date.now() };
     // After the callers' continuations: the notice follows the commit it reports.
     queueMicrotask(() => {
       for (const listener of this.#listeners) {
