@@ -713,6 +713,23 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect((await store.heartbeat({ id: 'fresh', hostname: 'h', pid: 6, startedAt: Date.now(), draining: false })).lapsed).toBe(false);
         expect((await store.replicas()).find((r) => r.id === 'fresh')).toMatchObject({ hostname: 'h', pid: 6 });
       });
+
+      it('a replica\'s first heartbeat, and its first after being forgotten, report lapsed', async () => {
+        const id = tid('replica');
+        expect((await store.heartbeat({ id, hostname: 'h', pid: 11, startedAt: Date.now(), draining: false })).lapsed).toBe(true);
+        await store.forgetReplica(id);
+        expect((await store.heartbeat({ id, hostname: 'h', pid: 11, startedAt: Date.now(), draining: false })).lapsed).toBe(true);
+        expect((await store.heartbeat({ id, hostname: 'h', pid: 11, startedAt: Date.now(), draining: false })).lapsed).toBe(false);
+      });
+
+      it('a released trace is claimed with no previous owner', async () => {
+        const flow = tid('flow');
+        await store.heartbeat({ id: 'r5', hostname: 'h', pid: 12, startedAt: Date.now(), draining: false });
+        const { row } = await start('acme', tid(), { flow, runner: 'r5' });
+        expect(await store.release('r5')).toBe(1);
+        const [c] = await store.claim('r1', flow, 1);
+        expect(c).toMatchObject({ previousOwner: undefined, previousHeartbeat: undefined, row: { traceId: row.traceId, owner: 'r1', attempt: 2 } });
+      });
     });
 
     describe('events', () => {
