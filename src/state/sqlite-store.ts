@@ -10,48 +10,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RemoteBinding, StoredEvent } from '../runtime/index.js';
+import { migrateSqlite } from './sqlite-migrations.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import type { EventRecord, IdempotencyRecord, PruneCutoffs, PruneResult, ServiceStateStore, StoredTrace, WriteBatch } from './types.js';
 
-/** Schema versions, applied in order; never edit one that shipped, add the next. */
-export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
-  {
-    version: 1,
-    name: 'events, traces, idempotency keys, runtime events, remote bindings',
-    sql: `
-      -- A rowid table (rows appended in write order) with a small unique index,
-      -- rather than WITHOUT ROWID: random trace ids would scatter whole rows.
-      CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        tenant TEXT NOT NULL, trace_id TEXT NOT NULL, seq INTEGER NOT NULL,
-        flow TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
-        node_name TEXT, node_id TEXT, payload TEXT NOT NULL,
-        UNIQUE (tenant, trace_id, seq)
-      );
-      CREATE TABLE traces (
-        tenant TEXT NOT NULL, trace_id TEXT NOT NULL, flow TEXT NOT NULL, status TEXT NOT NULL,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, ended_at INTEGER,
-        PRIMARY KEY (tenant, trace_id)
-      ) WITHOUT ROWID;
-      CREATE INDEX traces_updated ON traces (updated_at);
-      CREATE TABLE idempotency_keys (
-        tenant TEXT NOT NULL, flow TEXT NOT NULL, key TEXT NOT NULL, trace_id TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        PRIMARY KEY (tenant, flow, key)
-      ) WITHOUT ROWID;
-      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
-      CREATE TABLE runtime_events (
-        ord INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, trace_id TEXT,
-        ts INTEGER NOT NULL, kind TEXT NOT NULL, node_name TEXT, node_id TEXT, payload TEXT NOT NULL
-      );
-      CREATE INDEX runtime_events_trace ON runtime_events (trace_id, ord);
-      CREATE TABLE remote_bindings (
-        ord INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL, context_id TEXT,
-        task_id TEXT NOT NULL, agent_url TEXT NOT NULL
-      );
-    `,
-  },
-];
+/** The schema versions, shared with the cluster backbone's store (moved to sqlite-migrations.ts). */
+export { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 
 interface EventRow {
   tenant: string;
@@ -153,7 +117,7 @@ export class SqliteStateStore implements ServiceStateStore {
       if (!this.#readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
-        this.#migrate(db);
+        migrateSqlite(db);
         // With a writer thread, checkpoints (an fsync) happen there, never on this thread.
         if (this.#useWriter) db.pragma('wal_autocheckpoint = 0');
       }
@@ -163,20 +127,6 @@ export class SqliteStateStore implements ServiceStateStore {
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
-    }
-  }
-
-  #migrate(db: Database.Database): void {
-    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-    for (const m of SQLITE_MIGRATIONS) {
-      if (applied.has(m.version)) continue;
-      db.transaction(() => {
-        // Re-check inside the (immediate) transaction: another process may have applied it.
-        if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version) !== undefined) return;
-        db.exec(m.sql);
-        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-      }).immediate();
     }
   }
 

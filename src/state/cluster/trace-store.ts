@@ -238,7 +238,12 @@ export interface ClaimedTrace {
   readonly lastUpdateSeq: number;
   /** Highest event seq of the trace. */
   readonly lastEventSeq: number;
-  /** The replica that ran it before, if any. */
+  /**
+   * The replica that ran it before, when the claim took it over from that
+   * replica (a recovery); undefined for a trace that waited QUEUED, which
+   * has no owner: a new run, or a trace its owner released (a release
+   * forgets the owner).
+   */
   readonly previousOwner: string | undefined;
   /** That replica's last heartbeat (epoch ms), when the claim was a recovery. */
   readonly previousHeartbeat: number | undefined;
@@ -280,7 +285,14 @@ export interface StoredEventRow {
 
 /** A page of the cluster-wide event tail. */
 export interface EventTail {
-  /** Events committed after the cursor, in commit order (per trace: seq order). */
+  /**
+   * Events stored after the cursor, in a total order consistent with each
+   * trace's seq order: every reader of the tail sees the same order, and a
+   * trace's events in seq order. Across traces it is commit order on
+   * SQLite and in memory, but not necessarily on PostgreSQL, which orders
+   * by the writers' transaction ids (a transaction may commit before one
+   * that got its id earlier).
+   */
   readonly events: readonly StoredEventRow[];
   /** Pass it to the next {@link TraceStore.tailEvents}. */
   readonly cursor: string;
@@ -373,7 +385,11 @@ export interface TraceStore {
   /**
    * Registers or refreshes `replica` (its lease). `lapsed` is true when its
    * previous heartbeat was older than the lease: its traces may have been
-   * claimed meanwhile, so it must reconcile with {@link owned}.
+   * claimed meanwhile, so it must reconcile with {@link owned}. It is also
+   * true for a replica's first heartbeat, and for any heartbeat after the
+   * replica was forgotten ({@link forgetReplica}) or pruned: the store keeps
+   * no previous heartbeat then, so it cannot tell a new replica from one
+   * whose traces were taken (a new replica finds nothing to reconcile).
    */
   heartbeat(replica: Omit<ReplicaRow, 'heartbeatAt'>): Promise<{ readonly lapsed: boolean }>;
   /** The RUNNING traces `replica` owns now, with their epochs and pending cancellations. */
@@ -392,8 +408,14 @@ export interface TraceStore {
   eventsAfter(tenant: string, traceId: string, afterSeq: number, limit?: number): Promise<StoredEventRow[]>;
   /** The cursor of the event tail's present end (nothing before it is returned by {@link tailEvents}). */
   tailStart(): Promise<string>;
-  /** Events committed after `cursor`, in commit order, at most `limit`. */
+  /** Events stored after `cursor`, at most `limit`, in the order of {@link EventTail.events}. */
   tailEvents(cursor: string, limit: number): Promise<EventTail>;
-  /** Registers a listener for {@link StoreNotice}s from every replica; returns its unsubscribe function. */
+  /**
+   * Registers a listener for {@link StoreNotice}s; returns its unsubscribe
+   * function. On PostgreSQL it hears the commits of every replica (LISTEN/
+   * NOTIFY); on SQLite and in memory only the commits made through this
+   * store object, i.e. this process's: another process sharing a SQLite
+   * file is noticed only by polling (notices are hints; every waiter polls).
+   */
   listen(listener: (notice: StoreNotice) => void): () => void;
 }

@@ -75,7 +75,6 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
     let store: TraceStore;
     beforeAll(async () => {
       store = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 60_000 });
-      await store.heartbeat({ id: 'r1', hostname: 'h', pid: 1, startedAt: Date.now(), draining: false });
     });
     // r1 runs most traces here: keep its short lease alive however slow the store is.
     beforeEach(async () => {
@@ -190,6 +189,71 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(res.accepts.map((a) => a.kind)).toEqual(['queue_full', 'accepted']);
       });
 
+      it('a new run hands back only its own messages; the ended run\'s unread updates are still delivered', async () => {
+        const id = tid();
+        const a = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, a.row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const b = await start('acme', id, { runner: undefined, message: 'second' });
+        expect(b.row).toMatchObject({ run: 2, state: 'QUEUED', endedAt: undefined, error: undefined });
+        expect(await store.inputs('acme', id, 1, 0)).toEqual([]);
+        expect(await store.inputs('acme', id, 2, 0)).toEqual(['second']);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1, run: 1 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { run: 2 } });
+      });
+
+      it('an idempotency key names the trace a joined message went to', async () => {
+        const id = tid();
+        const key = tid('k');
+        await start('acme', id);
+        expect(await start('acme', id, { idempotencyKey: key })).toMatchObject({ joined: true, input: 2 });
+        expect((await store.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }))).accepts[0]).toMatchObject({ kind: 'duplicate', traceId: id });
+      });
+
+      it('an idempotency key no longer deduplicates after its retention', async () => {
+        const short = await factory.open({ leaseMs: LEASE_MS, idempotencyRetentionMs: 50 });
+        try {
+          const key = tid('k');
+          const first = tid();
+          expect((await short.commit(batch({ accepts: [accept('acme', first, { idempotencyKey: key })] }))).accepts[0]?.kind).toBe('accepted');
+          const again = await eventually(async () => {
+            const res = await short.commit(batch({ accepts: [accept('acme', tid(), { idempotencyKey: key })] }));
+            return res.accepts[0]?.kind === 'accepted' ? res.accepts[0] : undefined;
+          });
+          expect(again.row.traceId).not.toBe(first);
+        } finally {
+          await factory.close(short);
+        }
+      });
+
+      it('a cancelled queued trace frees its quota and its queue place', async () => {
+        const tenant = tid('quota');
+        const flow = tid('flow');
+        const q = await start(tenant, tid(), { flow, runner: undefined, maxInflight: 1, maxQueued: 1 });
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { flow, runner: undefined, maxInflight: 2, maxQueued: 1 })] }))).accepts[0]?.kind).toBe('queue_full');
+        expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { flow, maxInflight: 1 })] }))).accepts[0]?.kind).toBe('over_quota');
+        expect(await store.requestCancel(tenant, q.row.traceId, 'r1')).toMatchObject({ kind: 'cancelled' });
+        const res = await store.commit(batch({ accepts: [accept(tenant, tid(), { flow, runner: undefined, maxInflight: 1, maxQueued: 1 })] }));
+        expect(res.accepts[0]?.kind).toBe('accepted');
+      });
+
+      it('an accept, its outputs, events and end in one batch apply in that order', async () => {
+        const id = tid();
+        // A new trace's first epoch is 1.
+        const res = await store.commit(
+          batch({
+            accepts: [accept('acme', id)],
+            outputs: [out('acme', id, 1, 1)],
+            events: [ev('acme', id, 1, 1)],
+            ends: [{ tenant: 'acme', traceId: id, epoch: 1, state: 'COMPLETED', error: undefined }],
+          }),
+        );
+        expect(res.accepts[0]).toMatchObject({ kind: 'accepted', row: { epoch: 1, state: 'RUNNING' } });
+        expect(res.fenced.size).toBe(0);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'COMPLETED' } });
+        expect(await store.eventsAfter('acme', id, 0)).toHaveLength(1);
+      });
+
       it('refuses a message for a trace being cancelled, and for a live trace of another flow', async () => {
         const id = tid();
         await start('acme', id);
@@ -197,7 +261,6 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.requestCancel('acme', id, 'r2')).toMatchObject({ kind: 'requested' });
         expect((await store.commit(batch({ accepts: [accept('acme', id)] }))).accepts[0]?.kind).toBe('cancelling');
       });
-    });
 
       it('a new run starts over: new inputs, deadline and traceparent; the seqs go on', async () => {
         const flow = tid('flow');
@@ -244,6 +307,7 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.requestCancel(tenant, q.row.traceId, 'r1')).toMatchObject({ kind: 'cancelled' });
         expect((await store.commit(batch({ accepts: [accept(tenant, tid(), { maxInflight: 1 })] }))).accepts[0]?.kind).toBe('accepted');
       });
+    });
 
     describe('updates', () => {
       it('are taken once each, in seq order, then the end on every take', async () => {
@@ -298,22 +362,38 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
       });
 
-      it('a cancelled trace drops its unread updates', async () => {
+      it('a put-back of an update still unread, or for a cancelled trace, is dropped', async () => {
         const id = tid();
-        const { row } = await start('acme', id, { runner: 'r1' });
-        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }));
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1), out('acme', id, row.epoch, 2)] }));
+        const first = await store.take('acme', id);
+        if (first.kind !== 'update') throw new Error('expected an update');
+        const second = { seq: 2, run: 1, kind: 'output' as const, value: { payload: 'v2' } };
+        await store.commit(batch({ putBacks: [{ tenant: 'acme', traceId: id, update: first.update }, { tenant: 'acme', traceId: id, update: second }] }));
+        const seqs: number[] = [];
+        for (let t = await store.take('acme', id); t.kind === 'update'; t = await store.take('acme', id)) seqs.push(t.update.seq);
+        expect(seqs).toEqual([1, 2]);
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }));
+        await store.commit(batch({ putBacks: [{ tenant: 'acme', traceId: id, update: first.update }] }));
         expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
       });
-    });
 
       it('a trace with a cancellation requested delivers nothing more', async () => {
         const id = tid();
         const { row } = await start('acme', id);
         await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)] }));
-        await store.requestCancel('acme', id, 'r2');
+        expect(await store.requestCancel('acme', id, 'r2')).toMatchObject({ kind: 'requested' });
         expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { cancelRequested: true } });
-        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }));
+        // Its runner carries it out under its epoch (a cancellation request does not fence it).
+        expect((await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }))).fenced.size).toBe(0);
         expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED', cancelRequested: false } });
+      });
+
+      it('a cancelled trace drops its unread updates', async () => {
+        const id = tid();
+        const { row } = await start('acme', id, { runner: 'r1' });
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'CANCELLED', error: undefined }] }));
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
       });
 
       it('a put-back is dropped for a cancelled trace and kept once when already unread', async () => {
@@ -342,6 +422,7 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 1, run: 1 } });
         expect(await store.take('acme', id)).toMatchObject({ kind: 'empty', row: { run: 2 } });
       });
+    });
 
     describe('fencing', () => {
       it('refuses outputs, events and ends under a stale epoch, and says which traces', async () => {
@@ -360,11 +441,31 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(ok.fenced.size).toBe(0);
       });
 
+      it('a refused write does not affect the rest of its batch', async () => {
+        const [a, b] = [tid(), tid()];
+        const ra = await start('acme', a);
+        const rb = await start('acme', b);
+        const res = await store.commit(batch({ outputs: [out('acme', a, ra.row.epoch + 7, 1), out('acme', b, rb.row.epoch, 1)] }));
+        expect([...res.fenced]).toEqual([traceKey('acme', a)]);
+        expect(await store.take('acme', a)).toMatchObject({ kind: 'empty' });
+        expect(await store.take('acme', b)).toMatchObject({ kind: 'update', update: { seq: 1 } });
+      });
+
+      it('a seq at or below the highest stored is ignored (a retried batch)', async () => {
+        const id = tid();
+        const { row } = await start('acme', id);
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 2)], events: [ev('acme', id, row.epoch, 2)] }));
+        const res = await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)], events: [ev('acme', id, row.epoch, 1)] }));
+        expect(res.fenced.size).toBe(0);
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'update', update: { seq: 2 } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'empty' });
+        expect((await store.eventsAfter('acme', id, 0)).map((e) => e.seq)).toEqual([2]);
+      });
+
       it('refuses writes for traces it does not know', async () => {
         const res = await store.commit(batch({ events: [ev('acme', tid(), 1, 1)] }));
         expect(res.fenced.size).toBe(1);
       });
-    });
 
       it('applies a batch in order: an accept that starts a new run fences the old run\'s writes in the same batch', async () => {
         const id = tid();
@@ -392,6 +493,7 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         await store.commit(batch({ ends: [{ tenant: 'acme', traceId: id, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
         expect(await store.getTrace('acme', id)).toMatchObject({ state: 'FAILED' });
       });
+    });
 
     describe('ends and quota', () => {
       it('an end frees the owner and stores the error', async () => {
@@ -426,6 +528,17 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(await store.requestCancel('acme', id, 'r2')).toMatchObject({ kind: 'requested' });
         expect((await store.owned('r1')).find((o) => o.traceId === id)).toMatchObject({ cancelRequested: true });
         expect(await store.take('acme', id)).toMatchObject({ kind: 'empty' });
+      });
+
+      it('cancels at once a running trace whose owner is gone', async () => {
+        const id = tid();
+        const { row } = await start('acme', id, { runner: 'never-registered' });
+        await store.commit(batch({ outputs: [out('acme', id, row.epoch, 1)] }));
+        const res = await store.requestCancel('acme', id, 'r1');
+        expect(res).toMatchObject({ kind: 'cancelled', lastEventSeq: 0, row: { state: 'CANCELLED', owner: undefined } });
+        expect(await store.take('acme', id)).toMatchObject({ kind: 'end', row: { state: 'CANCELLED' } });
+        // The gone runner is fenced.
+        expect((await store.commit(batch({ outputs: [out('acme', id, row.epoch, 2)] }))).fenced.size).toBe(1);
       });
 
       it('cancels at once a running trace whose runner is gone', async () => {
@@ -541,6 +654,48 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         expect(claimed.every((c) => c.row.attempt === 2)).toBe(true);
       });
 
+      it('a trace accepted for an unregistered runner is claimable at once', async () => {
+        const flow = tid('flow');
+        const id = tid();
+        await start('acme', id, { flow, runner: 'ghost' });
+        const [c] = await store.claim('r1', flow, 10);
+        expect(c).toMatchObject({ previousOwner: 'ghost', previousHeartbeat: undefined, row: { traceId: id, owner: 'r1', attempt: 2 } });
+      });
+
+      it('claims recovered traces before queued ones, up to the limit', async () => {
+        const flow = tid('flow');
+        const queued = tid();
+        await start('acme', queued, { flow, runner: undefined });
+        const orphans = [tid(), tid()];
+        for (const id of orphans) await start('acme', id, { flow, runner: 'ghost' });
+        const first = await store.claim('r1', flow, 2);
+        expect(first.map((c) => c.row.traceId)).toEqual(orphans);
+        expect((await store.claim('r1', flow, 2)).map((c) => c.row.traceId)).toEqual([queued]);
+        expect(await store.claim('r1', flow, 0)).toEqual([]);
+      });
+
+      it('a re-run suppresses only the updates its run stored', async () => {
+        const flow = tid('flow');
+        const id = tid();
+        const a = await start('acme', id, { flow, runner: 'r1' });
+        await store.commit(batch({ outputs: [out('acme', id, a.row.epoch, 1)], ends: [{ tenant: 'acme', traceId: id, epoch: a.row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const b = await start('acme', id, { flow, runner: 'ghost' });
+        await store.commit(batch({ outputs: [out('acme', id, b.row.epoch, 2, { run: 2, consumed: true }), out('acme', id, b.row.epoch, 3, { run: 2 })] }));
+        const [c] = await store.claim('r1', flow, 1);
+        expect(c).toMatchObject({ storedUpdates: 2, lastUpdateSeq: 3, row: { run: 2, attempt: 2 } });
+      });
+
+      it('prune keeps replicas that still own traces', async () => {
+        await store.heartbeat({ id: 'draining', hostname: 'h', pid: 7, startedAt: Date.now(), draining: true });
+        const { row } = await start('acme', tid(), { runner: 'draining' });
+        await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: Date.now() + 60_000 });
+        expect((await store.replicas()).find((r) => r.id === 'draining')).toMatchObject({ draining: true });
+        await store.commit(batch({ ends: [{ tenant: 'acme', traceId: row.traceId, epoch: row.epoch, state: 'COMPLETED', error: undefined }] }));
+        const res = await store.prune({ tracesEndedBefore: 0, updatesEndedBefore: 0, keysCreatedBefore: 0, replicasSeenBefore: Date.now() + 60_000 });
+        expect(res.replicas).toBeGreaterThanOrEqual(1);
+        expect((await store.replicas()).some((r) => r.id === 'draining')).toBe(false);
+      });
+
       it('owned lists a replica\'s running traces; release ignores traces it does not own', async () => {
         await store.heartbeat({ id: 'r4', hostname: 'h', pid: 8, startedAt: Date.now(), draining: false });
         const flow = tid('flow');
@@ -557,6 +712,23 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
         await store.heartbeat({ id: 'fresh', hostname: 'h', pid: 6, startedAt: Date.now(), draining: false });
         expect((await store.heartbeat({ id: 'fresh', hostname: 'h', pid: 6, startedAt: Date.now(), draining: false })).lapsed).toBe(false);
         expect((await store.replicas()).find((r) => r.id === 'fresh')).toMatchObject({ hostname: 'h', pid: 6 });
+      });
+
+      it('a replica\'s first heartbeat, and its first after being forgotten, report lapsed', async () => {
+        const id = tid('replica');
+        expect((await store.heartbeat({ id, hostname: 'h', pid: 11, startedAt: Date.now(), draining: false })).lapsed).toBe(true);
+        await store.forgetReplica(id);
+        expect((await store.heartbeat({ id, hostname: 'h', pid: 11, startedAt: Date.now(), draining: false })).lapsed).toBe(true);
+        expect((await store.heartbeat({ id, hostname: 'h', pid: 11, startedAt: Date.now(), draining: false })).lapsed).toBe(false);
+      });
+
+      it('a released trace is claimed with no previous owner', async () => {
+        const flow = tid('flow');
+        await store.heartbeat({ id: 'r5', hostname: 'h', pid: 12, startedAt: Date.now(), draining: false });
+        const { row } = await start('acme', tid(), { flow, runner: 'r5' });
+        expect(await store.release('r5')).toBe(1);
+        const [c] = await store.claim('r1', flow, 1);
+        expect(c).toMatchObject({ previousOwner: undefined, previousHeartbeat: undefined, row: { traceId: row.traceId, owner: 'r1', attempt: 2 } });
       });
     });
 
@@ -656,6 +828,31 @@ export function traceStoreContract(name: string, factory: TraceStoreFactory): vo
     });
 
     describe('notices', () => {
+      it('tell the runner of cancellation requests and joins, and claimants of releases', async () => {
+        const notices: StoreNotice[] = [];
+        const stop = store.listen((n) => notices.push(n));
+        try {
+          // A store may start listening asynchronously (notices are hints): wait until one arrives.
+          await eventually(async () => {
+            await start('acme', tid(), { flow: tid('warmup'), runner: undefined });
+            return notices.length > 0 ? true : undefined;
+          });
+          const flow = tid('flow');
+          const [a, b] = [tid(), tid()];
+          await start('acme', a, { flow });
+          await store.requestCancel('acme', a, 'r2');
+          await eventually(async () => (notices.some((n) => n.runners.includes(traceKey('acme', a))) ? true : undefined));
+          await start('acme', b, { flow, runner: 'r3' });
+          notices.length = 0;
+          await start('acme', b, { flow });
+          await eventually(async () => (notices.some((n) => n.runners.includes(traceKey('acme', b))) ? true : undefined));
+          await store.release('r3', [traceKey('acme', b)]);
+          await eventually(async () => (notices.some((n) => n.flows.includes(flow)) ? true : undefined));
+        } finally {
+          stop();
+        }
+      });
+
       it('tell listeners which traces, flows, tenants and events changed', async () => {
         const notices: StoreNotice[] = [];
         const stop = store.listen((n) => notices.push(n));
